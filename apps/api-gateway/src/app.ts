@@ -1,0 +1,71 @@
+import type { ClientRequest } from 'node:http';
+import cors from 'cors';
+import type { Express, Request, Response } from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+import type { ApiGatewayConfig } from '@saas/config';
+import { AppError, createHttpApp, sendProblem, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
+import { UPSTREAM_ROUTES } from './routes';
+
+export interface GatewayDeps {
+  config: ApiGatewayConfig;
+  logger: Logger;
+  metrics: ServiceMetrics;
+}
+
+async function upstreamReady(base: string): Promise<void> {
+  const res = await fetch(new URL('/readyz', base), { signal: AbortSignal.timeout(1500) });
+  if (!res.ok) throw new Error(`${res.status} from ${base}`);
+}
+
+function proxyTo(target: string, prefixes: readonly string[], logger: Logger) {
+  return createProxyMiddleware<Request, Response>({
+    target,
+    pathFilter: (path) => prefixes.some((p) => path === p || path.startsWith(`${p}/`)),
+    changeOrigin: false,
+    xfwd: false,
+    proxyTimeout: 30000,
+    on: {
+      proxyReq: (proxyReq: ClientRequest, req: Request) => {
+        // The client address as this gateway established it (socket, or TRUST_PROXY hops), replacing anything
+        // the client sent: the services trust exactly this one hop.
+        proxyReq.setHeader('x-forwarded-for', req.ip ?? '');
+        proxyReq.setHeader('x-forwarded-proto', req.protocol);
+        proxyReq.setHeader('x-request-id', String(req.id));
+      },
+      error: (err, req, res) => {
+        logger.warn({ err: err.message, target }, 'upstream unavailable');
+        const response = res as Response;
+        if (!('headersSent' in response) || response.headersSent) return;
+        sendProblem(req as Request, response, new AppError(502, 'upstream_unavailable', 'Bad Gateway', { detail: 'The service behind this path is unavailable' }));
+      },
+    },
+  });
+}
+
+export function buildGatewayApp({ config, logger, metrics }: GatewayDeps): Express {
+  const readiness: ReadinessChecks = {
+    'identity-service': () => upstreamReady(config.IDENTITY_SERVICE_URL),
+    'webhook-gateway': () => upstreamReady(config.WEBHOOK_GATEWAY_URL),
+    'integration-worker': () => upstreamReady(config.INTEGRATION_WORKER_URL),
+  };
+  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  return createHttpApp({
+    service: 'api-gateway',
+    logger,
+    metrics,
+    trustProxy: config.TRUST_PROXY,
+    readiness,
+    bodyLimit: false,
+    routes: (app) => {
+      app.use(
+        cors({
+          origin: origins.includes('*') ? true : origins,
+          exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+          credentials: false,
+        }),
+      );
+      app.use(proxyTo(config.IDENTITY_SERVICE_URL, UPSTREAM_ROUTES.identity, logger));
+      app.use(proxyTo(config.WEBHOOK_GATEWAY_URL, UPSTREAM_ROUTES.webhooks, logger));
+    },
+  });
+}

@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+
+export * from './models';
+export * from './database';
+export { runMigrations, ensureDatabase, type MigrateOptions } from './migrate';
+export { migrations, TENANT_TABLES } from './migrations';
+export { isUniqueViolation, isUuid, uniqueConstraintName } from './errors';

@@ -1,0 +1,71 @@
+import Redis from 'ioredis';
+import type { ServiceConfig } from '@saas/config';
+import { Database } from '@saas/db';
+import { createLogger, createMetrics, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
+import { connectBroker, type Broker, type BrokerOptions } from '@saas/messaging';
+
+/** The connections and instruments one service process owns; closed in reverse order on shutdown. */
+export interface ServiceRuntime<C extends ServiceConfig = ServiceConfig> {
+  service: string;
+  config: C;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  db: Database;
+  redis: Redis;
+  broker: Broker;
+  readiness: ReadinessChecks;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions<C extends ServiceConfig> {
+  service: string;
+  config: C;
+  logger?: Logger;
+  /** Consumers and extra declarations on each (re)connected channel. */
+  brokerSetup?: BrokerOptions['setup'];
+}
+
+export function createRedis(url: string): Redis {
+  // Commands fail fast while Redis is down instead of queueing without bound; callers decide open or closed.
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+}
+
+export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C>): ServiceRuntime<C> {
+  const { config, service } = options;
+  const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
+  const metrics = createMetrics(service);
+  const db = new Database({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  const broker = connectBroker({
+    url: config.RABBITMQ_URL,
+    logger,
+    prefix: config.RABBITMQ_NAME_PREFIX,
+    maxRetries: config.MAX_RETRIES,
+    backoffBase: config.RETRY_BACKOFF_BASE,
+    deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
+    setup: options.brokerSetup,
+  });
+  const readiness: ReadinessChecks = {
+    postgres: () => db.ping(),
+    redis: () => redis.ping(),
+    rabbitmq: async () => {
+      if (!broker.isConnected()) throw new Error('not connected');
+    },
+  };
+  return {
+    service,
+    config,
+    logger,
+    metrics,
+    db,
+    redis,
+    broker,
+    readiness,
+    close: async () => {
+      await broker.close().catch((err) => logger.warn({ err }, 'broker close failed'));
+      redis.disconnect();
+      await db.close();
+    },
+  };
+}

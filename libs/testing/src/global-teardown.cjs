@@ -1,0 +1,2 @@
+require('./register-ts.cjs');
+module.exports = require('./test-run.ts').teardownTestRun;
