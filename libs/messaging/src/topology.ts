@@ -39,8 +39,11 @@ export function routingKey(service: IntegrationService, eventType: string): stri
   return `${service}.${eventType}`;
 }
 
-/** Header the retry exchange (type headers) routes on, to the delay queue of that many milliseconds. */
-export const RETRY_DELAY_HEADER = 'x-retry-delay-ms';
+/**
+ * Header the retry exchange (type headers) routes on, to the delay queue of that many milliseconds.
+ * Not `x-` prefixed: RabbitMQ's headers exchange ignores `x-` headers when matching.
+ */
+export const RETRY_DELAY_HEADER = 'retry-delay-ms';
 
 /**
  * Declares DESIGN §5's topology idempotently. Re-declaring with the same arguments is a no-op; the delays are in

@@ -1,0 +1,120 @@
+import request from 'supertest';
+import { Joi } from '@saas/config';
+import { ApiRouter, ConflictError, createHttpApp, createLogger, createMetrics } from '@saas/http';
+import { eventually, spawnTs, waitForExit } from '@saas/testing';
+
+function appWithRoutes() {
+  const api = new ApiRouter()
+    .add({
+      method: 'post',
+      path: '/things',
+      summary: 'create a thing',
+      tags: ['test'],
+      security: 'none',
+      request: { body: Joi.object({ name: Joi.string().max(10).required() }) },
+      responses: { 201: { description: 'created' } },
+      handler: (req, res) => {
+        res.status(201).json(req.body);
+      },
+    })
+    .add({
+      method: 'get',
+      path: '/things/:id',
+      summary: 'a thing',
+      tags: ['test'],
+      security: 'none',
+      request: { params: Joi.object({ id: Joi.string().guid() }) },
+      responses: { 409: { description: 'always conflicts' } },
+      handler: () => {
+        throw new ConflictError('thing_conflict', 'It conflicts');
+      },
+    });
+  return createHttpApp({
+    service: 'test',
+    logger: createLogger('test', 'silent'),
+    metrics: createMetrics('test'),
+    trustProxy: 'false',
+    readiness: { ok: async () => undefined },
+    bodyLimit: 1024,
+    api: { info: { title: 'test', version: '1' }, routers: [api] },
+  });
+}
+
+const PROBLEM = 'application/problem+json';
+
+describe('the shared HTTP app', () => {
+  const app = appWithRoutes();
+
+  it('when a path is unknown, then the answer is a 404 problem carrying the request id', async () => {
+    const res = await request(app).get('/nope').set('x-request-id', 'abc-123');
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toContain(PROBLEM);
+    expect(res.headers['x-request-id']).toBe('abc-123');
+    expect(JSON.parse(res.text)).toMatchObject({ status: 404, code: 'route_not_found', request_id: 'abc-123', title: 'Not Found' });
+  });
+
+  it('when the body is malformed JSON, then the answer is a 400 problem with the generated request id', async () => {
+    const res = await request(app).post('/things').set('content-type', 'application/json').send('{"name":');
+    expect(res.status).toBe(400);
+    const body = JSON.parse(res.text);
+    expect(body).toMatchObject({ code: 'malformed_json', status: 400 });
+    expect(body.request_id).toBe(res.headers['x-request-id']);
+  });
+
+  it.each([
+    ['too long', 'x'.repeat(200)],
+    ['containing a space', 'a b'],
+    ['empty', ''],
+  ])('when the incoming request id is %s, then a fresh one is generated', async (_label, id) => {
+    const res = await request(app).get('/nope').set('x-request-id', id);
+    expect(res.headers['x-request-id']).not.toBe(id);
+    expect(res.headers['x-request-id']).toMatch(/^[A-Za-z0-9._-]{1,128}$/);
+  });
+
+  it('when the body has an unknown field, then the answer is 422 listing it', async () => {
+    const res = await request(app).post('/things').send({ name: 'ok', role: 'admin' });
+    expect(res.status).toBe(422);
+    expect(JSON.parse(res.text).errors).toEqual([{ path: 'role', message: expect.stringContaining('not allowed') }]);
+  });
+
+  it('when the body exceeds the limit, then the answer is a 413 problem', async () => {
+    const res = await request(app).post('/things').send({ name: 'x'.repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toContain(PROBLEM);
+  });
+
+  it('when a path id is malformed, then the answer is 404, not 422 or 500', async () => {
+    const res = await request(app).get('/things/not-a-uuid');
+    expect(res.status).toBe(404);
+  });
+
+  it('when a handler throws a typed error, then its status and code reach the client', async () => {
+    const res = await request(app).get('/things/7f9c1c3e-54a5-4d9f-9d43-3c1b1c2b8a11');
+    expect(res.status).toBe(409);
+    expect(JSON.parse(res.text)).toMatchObject({ code: 'thing_conflict', detail: 'It conflicts' });
+  });
+
+  it('when the operational endpoints are called, then health, readiness, metrics and the OpenAPI document answer', async () => {
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    expect((await request(app).get('/readyz')).body).toMatchObject({ status: 'ready', checks: { ok: 'ok' } });
+    expect((await request(app).get('/metrics')).text).toContain('http_request_duration_seconds');
+    const doc = (await request(app).get('/openapi.json')).body;
+    expect(Object.keys(doc.paths)).toEqual(['/things', '/things/{id}']);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('when SIGTERM arrives during a request, then the request finishes, new connections are refused and the hooks run', async () => {
+    const child = spawnTs('tests/foundation/src/fixtures/slow-server.ts');
+    const port = await eventually(async () => /listening (\d+)/.exec(child.output())?.[1]);
+    const inFlight = fetch(`http://127.0.0.1:${port}/slow?ms=800`);
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+    expect(await waitForExit(child)).toBe(0);
+    expect(child.output()).toContain('shutdown-hooks-ran');
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+});
