@@ -27,4 +27,6 @@ module.exports = {
   globalSetup: path.join(root, 'libs/testing/src/global-setup.cjs'),
   globalTeardown: path.join(root, 'libs/testing/src/global-teardown.cjs'),
   testTimeout: 30000,
+  // Libraries exercised through the apps' and foundation tests have no spec of their own.
+  passWithNoTests: true,
 };
