@@ -1,1 +1,3 @@
 export * from './bootstrap';
+export * from './tokens';
+export * from './external-sync';

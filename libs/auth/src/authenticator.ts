@@ -1,0 +1,100 @@
+import type { RequestHandler } from 'express';
+import type Redis from 'ioredis';
+import { Passport } from 'passport';
+import { ExtractJwt, Strategy as JwtStrategy, type VerifiedCallback } from 'passport-jwt';
+import type { JwtVerifyConfig, RedisConfig } from '@saas/config';
+import { isUuid, type Database } from '@saas/db';
+import { UnauthorizedError } from '@saas/http';
+import type { Principal } from '@saas/rbac';
+import { loadVerifyKey, type VerifyKey } from './keys';
+import { createTokenStateStore, type TokenStateStore } from './token-state';
+
+export interface AccessTokenClaims {
+  sub: string;
+  org_id: string | null;
+  role: Principal['role'];
+  ver: number;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+const ROLES = new Set(['superadmin', 'admin', 'user']);
+
+function isWellFormed(payload: Record<string, unknown>): payload is Record<string, unknown> & AccessTokenClaims {
+  const orgId = payload['org_id'];
+  return (
+    isUuid(payload['sub']) &&
+    (orgId === null || isUuid(orgId)) &&
+    ROLES.has(payload['role'] as string) &&
+    Number.isInteger(payload['ver']) &&
+    typeof payload['jti'] === 'string' &&
+    Number.isInteger(payload['iat'])
+  );
+}
+
+class TokenRejected {
+  constructor(readonly code: string) {}
+}
+
+/** The token is still good only while its user is active, at the same token version, in an active organization. */
+async function principalFor(claims: AccessTokenClaims, store: TokenStateStore): Promise<Principal | TokenRejected> {
+  const state = await store.load(claims.sub, claims.org_id);
+  if (!state) return new TokenRejected('invalid_token');
+  const { user, orgStatus } = state;
+  if (user.ver !== claims.ver || user.org !== claims.org_id) return new TokenRejected('token_revoked');
+  if (user.status !== 'active') return new TokenRejected('user_not_active');
+  if (user.org !== null && orgStatus !== 'active') return new TokenRejected('organization_not_active');
+  return { userId: claims.sub, orgId: user.org, role: user.role, tokenId: claims.jti };
+}
+
+export interface AuthenticatorDeps {
+  config: JwtVerifyConfig & RedisConfig;
+  db: Database;
+  redis: Redis;
+  /** Defaults to the configured public key (JWT_PUBLIC_KEY or JWT_KEYS_DIR). */
+  key?: VerifyKey;
+}
+
+/**
+ * Route guard: verifies the Bearer JWT with passport-jwt (one-algorithm allowlist from the key type, `iss`, `aud`,
+ * `exp`), then the user's current status, token version and organization status (cached in Redis under
+ * `${REDIS_KEY_PREFIX}auth:`, invalidated on change). Sets `req.principal`, or answers 401 with `WWW-Authenticate: Bearer`.
+ */
+export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
+  const { config, db, redis } = deps;
+  const key = deps.key ?? loadVerifyKey(config);
+  const store = createTokenStateStore({ db, redis, prefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.TOKEN_STATE_CACHE_SECONDS });
+  const passport = new Passport();
+  passport.use(
+    'jwt',
+    new JwtStrategy(
+      {
+        jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+        secretOrKey: key.pem,
+        algorithms: [key.algorithm],
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        jsonWebTokenOptions: { clockTolerance: 5 },
+      },
+      (payload: Record<string, unknown>, done: VerifiedCallback) => {
+        if (!isWellFormed(payload)) return done(null, false, new TokenRejected('invalid_token'));
+        principalFor(payload, store).then(
+          (result) => (result instanceof TokenRejected ? done(null, false, result) : done(null, result)),
+          (err: unknown) => done(err),
+        );
+      },
+    ),
+  );
+  return (req, res, next) => {
+    passport.authenticate('jwt', { session: false }, (err: unknown, principal: Principal | false, info: unknown) => {
+      if (err) return next(err);
+      if (!principal) {
+        const code = info instanceof TokenRejected ? info.code : 'invalid_token';
+        return next(new UnauthorizedError(code, code === 'invalid_token' ? 'Missing or invalid access token' : 'The access token is no longer valid'));
+      }
+      req.principal = principal;
+      next();
+    })(req, res, next);
+  };
+}

@@ -1,0 +1,6 @@
+export type { Principal } from '@saas/rbac';
+export * from './keys';
+export * from './signer';
+export * from './token-state';
+export * from './authenticator';
+export * from './scope';

@@ -1,0 +1,3 @@
+export * from './principal';
+export * from './policy';
+export * from './guards';
