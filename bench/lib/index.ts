@@ -1,0 +1,5 @@
+export * from './world';
+export * from './services';
+export * from './load';
+export * from './report';
+export * from './webhooks';

@@ -1,0 +1,185 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const WORKSPACE = path.resolve(__dirname, '../..');
+
+export type ServiceName = 'identity-service' | 'webhook-gateway' | 'integration-worker' | 'api-gateway';
+
+const PORT_VARIABLE: Record<ServiceName, string> = {
+  'identity-service': 'IDENTITY_SERVICE_PORT',
+  'webhook-gateway': 'WEBHOOK_GATEWAY_PORT',
+  'integration-worker': 'INTEGRATION_WORKER_PORT',
+  'api-gateway': 'API_GATEWAY_PORT',
+};
+
+/** `dist` (what `npm start` runs; built once per process by ensureBuilt) or `source` (swc on the fly, slower to start, larger RSS). */
+export type ServiceOrigin = 'dist' | 'source';
+
+let built = false;
+/** Builds every app with Nx (cached when nothing changed) unless BENCH_SKIP_BUILD=1. */
+export function ensureBuilt(): void {
+  if (built || process.env['BENCH_SKIP_BUILD']) return;
+  const result = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
+    cwd: WORKSPACE,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+  });
+  if (result.status !== 0) throw new Error('nx build failed');
+  built = true;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Peak resident set size of a live process in MB (VmHWM), or null once it has exited. */
+export function peakRssMb(pid: number): number | null {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface ServiceProcess {
+  name: ServiceName;
+  port: number;
+  url: string;
+  child: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** The highest RSS seen so far (read from /proc, so it is current until the process exits). */
+  peakRssMb(): number | null;
+  /** SIGTERM (graceful) and wait for the exit; SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL, no cleanup. */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  env: Record<string, string>;
+  /** Fixed port (default: a free one). */
+  port?: number;
+  origin?: ServiceOrigin;
+  /** Extra name for the log file when several replicas run. */
+  instance?: string;
+  readyTimeoutMs?: number;
+  nodeArgs?: string[];
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function waitReady(url: string, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (!alive()) throw new Error(`${url} exited before it became ready`);
+    if (Date.now() > deadline) throw new Error(`${url}/readyz not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** Starts one service as its own Node process and resolves once its /readyz answers 200. Logs go to a file. */
+export async function startService(name: ServiceName, options: StartOptions): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
+  const origin = options.origin ?? (process.env['BENCH_FROM_SOURCE'] ? 'source' : 'dist');
+  const entry =
+    origin === 'dist'
+      ? [path.join(WORKSPACE, 'dist/apps', name, 'main.js')]
+      : ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(WORKSPACE, 'apps', name, 'src/main.ts')];
+  if (origin === 'dist') {
+    ensureBuilt();
+    if (!existsSync(entry[0]!)) throw new Error(`${entry[0]} is missing: build the apps first`);
+  }
+  const logDir = path.join(os.tmpdir(), `saas-bench-${options.env['TEST_RUN_ID'] ?? 'run'}`);
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${name}${options.instance ? `-${options.instance}` : ''}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', ...entry], {
+    cwd: WORKSPACE,
+    env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const url = `http://127.0.0.1:${port}`;
+  const service: ServiceProcess = {
+    name,
+    port,
+    url,
+    child,
+    pid: child.pid!,
+    logFile,
+    peakRssMb: () => peakRssMb(child.pid!),
+    stop: async (timeoutMs = 15000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited(child);
+      clearTimeout(timer);
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+  };
+  try {
+    await waitReady(url, options.readyTimeoutMs ?? 60000, () => child.exitCode === null && child.signalCode === null);
+  } catch (err) {
+    await service.kill();
+    const tail = readFileSync(logFile, 'utf8').slice(-2000);
+    throw new Error(`${name} did not start: ${(err as Error).message}\n${tail}`, { cause: err });
+  }
+  return service;
+}
+
+export interface Stack {
+  identity: ServiceProcess;
+  webhooks: ServiceProcess;
+  worker: ServiceProcess;
+  gateway: ServiceProcess;
+  all: ServiceProcess[];
+  /** Peak RSS per service, MB. */
+  peakRss(): Record<string, number | null>;
+  stop(): Promise<void>;
+}
+
+/** The four services wired as `npm start` wires them, on free ports, in this run's isolated world. */
+export async function startStack(env: Record<string, string>, origin?: ServiceOrigin): Promise<Stack> {
+  const [identity, webhooks, worker] = await Promise.all([
+    startService('identity-service', { env, origin }),
+    startService('webhook-gateway', { env, origin }),
+    startService('integration-worker', { env, origin }),
+  ]);
+  const gateway = await startService('api-gateway', {
+    env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: webhooks.url, INTEGRATION_WORKER_URL: worker.url },
+    origin,
+  });
+  const all = [identity, webhooks, worker, gateway];
+  return {
+    identity,
+    webhooks,
+    worker,
+    gateway,
+    all,
+    peakRss: () => Object.fromEntries(all.map((s) => [s.name, s.peakRssMb()])),
+    stop: async () => {
+      await Promise.all(all.map((s) => s.stop()));
+    },
+  };
+}
