@@ -2,13 +2,21 @@ import { configSchemas, type WebhookGatewayConfig } from '@saas/config';
 import { startServer } from '@saas/http';
 import { createRuntime, runService } from '@saas/runtime';
 import { buildWebhookApp } from './app';
+import { webhookComponents } from './webhooks/components';
 
 runService<WebhookGatewayConfig>('webhook-gateway', configSchemas['webhook-gateway'], async (config) => {
   const runtime = createRuntime({ service: 'webhook-gateway', config });
+  const { pipeline, relay } = webhookComponents(runtime);
   const { port } = await startServer(buildWebhookApp(runtime), config.WEBHOOK_GATEWAY_PORT, {
     logger: runtime.logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    onShutdown: runtime.close,
+    onShutdown: async () => {
+      // In-flight requests have been answered; finish their publishes, stop the relay, then close connections.
+      await relay.stop();
+      await pipeline.drain();
+      await runtime.close();
+    },
   });
+  relay.start();
   runtime.logger.info({ port }, 'webhook-gateway listening');
 });

@@ -1,0 +1,56 @@
+import type { WebhookGatewayConfig } from '@saas/config';
+import { OutboxRelay } from '@saas/messaging';
+import type { ServiceRuntime } from '@saas/runtime';
+import { IngestPipeline } from './ingest';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics';
+import { OrganizationResolver } from './organizations';
+
+export interface WebhookComponents {
+  metrics: WebhookMetrics;
+  organizations: OrganizationResolver;
+  pipeline: IngestPipeline;
+  relay: OutboxRelay;
+}
+
+const ORG_CACHE_TTL_MS = 5000;
+const byRuntime = new WeakMap<ServiceRuntime<WebhookGatewayConfig>, WebhookComponents>();
+
+/**
+ * The webhook gateway's long-lived parts, one set per runtime: the routes use them, and main.ts starts the relay
+ * and drains the pipeline on shutdown.
+ */
+export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>): WebhookComponents {
+  let components = byRuntime.get(runtime);
+  if (components) return components;
+  const { config, db, broker, logger } = runtime;
+  const metrics = createWebhookMetrics(runtime.metrics.registry);
+  // A direct publish that takes longer than this is handed to the relay, which only looks at older rows.
+  const publishTimeoutMs = Math.max(1000, Math.min(10000, Math.floor(config.OUTBOX_RELAY_MIN_AGE_MS / 2)));
+  components = {
+    metrics,
+    organizations: new OrganizationResolver(db, ORG_CACHE_TTL_MS),
+    pipeline: new IngestPipeline({
+      db,
+      broker,
+      logger,
+      metrics,
+      lingerMs: config.INGEST_LINGER_MS,
+      maxGroupEvents: config.INGEST_MAX_BATCH_EVENTS,
+      // Leave pool connections for organization lookups, the relay and the integration routes.
+      maxInFlight: Math.max(1, Math.min(4, config.DATABASE_POOL_MAX - 2)),
+      publishTimeoutMs,
+    }),
+    relay: new OutboxRelay({
+      db,
+      broker,
+      logger,
+      intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+      minAgeMs: config.OUTBOX_RELAY_MIN_AGE_MS,
+      publishTimeoutMs: 10000,
+      onBacklog: (n) => metrics.backlog.set(n),
+      onRelayed: (n) => metrics.published.inc({ path: 'relay' }, n),
+    }),
+  };
+  byRuntime.set(runtime, components);
+  return components;
+}

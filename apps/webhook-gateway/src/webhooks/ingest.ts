@@ -1,0 +1,231 @@
+import { performance } from 'node:perf_hooks';
+import { ConnectionError, QueryTypes } from 'sequelize';
+import type { Logger } from 'pino';
+import type { IntegrationService } from '@saas/contracts';
+import type { Database } from '@saas/db';
+import { ServiceUnavailableError } from '@saas/http';
+import { markPublished, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
+import type { WebhookMetrics } from './metrics';
+
+/** One validated event of a known, active organization, ready to be stored. */
+export interface IngestItem {
+  orgId: string;
+  service: IntegrationService;
+  eventId: string;
+  eventType: string;
+  timestamp: Date;
+  payload: unknown;
+  requestId: string;
+}
+
+export type IngestResult = 'accepted' | 'duplicate';
+
+interface Submission {
+  items: IngestItem[];
+  resolve: (results: IngestResult[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface IngestPipelineOptions {
+  db: Database;
+  broker: Broker;
+  logger: Logger;
+  metrics: WebhookMetrics;
+  /** How long the first waiting request holds the door open for others (INGEST_LINGER_MS). */
+  lingerMs: number;
+  /** Most events per grouped transaction (INGEST_MAX_BATCH_EVENTS); one request's events are never split. */
+  maxGroupEvents: number;
+  /** Grouped transactions running at once. */
+  maxInFlight: number;
+  /** How long a direct publish waits for its confirm before the outbox relay takes over. */
+  publishTimeoutMs: number;
+}
+
+const RETRY_AFTER_SECONDS = 5;
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET']);
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionError) return true;
+  const parent = (err as { parent?: { code?: string; message?: string } })?.parent;
+  return Boolean(parent && ((parent.code && UNAVAILABLE_CODES.has(parent.code)) || /Connection terminated/i.test(parent.message ?? '')));
+}
+
+const isDeadlock = (err: unknown) => ['40P01', '40001'].includes((err as { parent?: { code?: string } })?.parent?.code ?? '');
+
+// One multi-row statement per group. Within a group every key appears once (repeats are folded into `dups`); a key
+// already stored is counted as a duplicate on the original row. `xmax = 0` tells a fresh insert from an update.
+const INSERT_SQL = `
+  INSERT INTO webhook_events AS e
+         (org_id, service, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
+  SELECT t.org_id, t.service, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
+         CASE WHEN t.dups > 0 THEN now() END
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[])
+         AS t(org_id, service, event_id, event_type, event_timestamp, payload, request_id, dups)
+  ON CONFLICT (org_id, service, event_id) DO UPDATE
+     SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
+         last_duplicate_at = now()
+  RETURNING e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id, (e.xmax = 0) AS inserted`;
+
+const keyOf = (item: { orgId: string; service: string; eventId: string }) => `${item.orgId}\u0000${item.service}\u0000${item.eventId}`;
+
+/**
+ * Group commit for webhook events: concurrent requests' events are stored together in one transaction (after a
+ * short linger, bounded in size), and each request is answered only once its group has committed — so 202 still
+ * means "committed in PostgreSQL" while a burst of requests costs a few commits instead of one each. After the
+ * commit the group's new events are published together and their confirms awaited together; anything not
+ * confirmed stays in the outbox for the relay.
+ */
+export class IngestPipeline {
+  private queue: Submission[] = [];
+  private queuedEvents = 0;
+  private inFlight = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private lingerDone = false;
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: IngestPipelineOptions) {}
+
+  submit(items: IngestItem[]): Promise<IngestResult[]> {
+    if (!items.length) return Promise.resolve([]);
+    return new Promise<IngestResult[]>((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
+      this.queuedEvents += items.length;
+      if (this.queuedEvents >= this.options.maxGroupEvents) this.lingerDone = true;
+      else if (!this.lingerTimer && !this.lingerDone) {
+        this.lingerTimer = setTimeout(() => {
+          this.lingerTimer = undefined;
+          this.lingerDone = true;
+          this.pump();
+        }, this.options.lingerMs);
+      }
+      this.pump();
+    });
+  }
+
+  /** Waits until every queued group is committed and every publish has settled (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length || this.inFlight || this.background.size) {
+      if (this.queue.length) {
+        this.lingerDone = true;
+        this.pump();
+      }
+      await Promise.race([...this.background, new Promise((r) => setTimeout(r, 10))]);
+    }
+  }
+
+  private pump(): void {
+    while (this.queue.length && this.inFlight < this.options.maxInFlight && this.lingerDone) {
+      const group: Submission[] = [];
+      let events = 0;
+      while (this.queue.length && (group.length === 0 || events + this.queue[0].items.length <= this.options.maxGroupEvents)) {
+        const next = this.queue.shift()!;
+        group.push(next);
+        events += next.items.length;
+      }
+      this.queuedEvents -= events;
+      if (!this.queue.length) {
+        this.lingerDone = false;
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = undefined;
+      }
+      this.inFlight += 1;
+      void this.commitGroup(group).finally(() => {
+        this.inFlight -= 1;
+        // Whatever queued up meanwhile has waited a commit already: it goes now.
+        if (this.queue.length) this.lingerDone = true;
+        this.pump();
+      });
+    }
+  }
+
+  private async commitGroup(group: Submission[]): Promise<void> {
+    try {
+      const results = await this.commitWithRetry(group);
+      group.forEach((submission, i) => submission.resolve(results[i]));
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        const unavailable = new ServiceUnavailableError('database_unavailable', 'The database is unreachable, retry later', RETRY_AFTER_SECONDS);
+        group.forEach((s) => s.reject(unavailable));
+      } else if (group.length > 1) {
+        // Isolate the request that broke the statement: the others must not fail with it.
+        for (const submission of group) await this.commitGroup([submission]);
+      } else {
+        group[0].reject(err);
+      }
+    }
+  }
+
+  private async commitWithRetry(group: Submission[]): Promise<IngestResult[][]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.commit(group);
+      } catch (err) {
+        if (!isDeadlock(err) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private async commit(group: Submission[]): Promise<IngestResult[][]> {
+    const { db, metrics } = this.options;
+    const rows = new Map<string, { item: IngestItem; dups: number }>();
+    for (const { items } of group) {
+      for (const item of items) {
+        const key = keyOf(item);
+        const row = rows.get(key);
+        if (row) row.dups += 1;
+        else rows.set(key, { item, dups: 0 });
+      }
+    }
+    // A stable key order keeps concurrent groups (other replicas) from deadlocking on each other's rows.
+    const ordered = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    const columns: unknown[][] = [[], [], [], [], [], [], [], []];
+    for (const { item, dups } of ordered) {
+      columns[0].push(item.orgId);
+      columns[1].push(item.service);
+      columns[2].push(item.eventId);
+      columns[3].push(item.eventType);
+      columns[4].push(item.timestamp.toISOString());
+      columns[5].push(JSON.stringify(item.payload));
+      columns[6].push(item.requestId);
+      columns[7].push(dups);
+    }
+    const started = performance.now();
+    // A group holds events of many organizations (each resolved by us, never taken from the client), so it
+    // commits in one system-scoped transaction rather than one forOrg transaction per organization.
+    const stored = await db.asSystem('webhook ingest', (transaction) =>
+      db.sequelize.query<PublishableEvent & { inserted: boolean }>(INSERT_SQL, { bind: columns, type: QueryTypes.SELECT, transaction }),
+    );
+    metrics.groupSize.observe(ordered.length);
+    this.options.logger.debug({ events: ordered.length, requests: group.length, ms: performance.now() - started }, 'webhook group committed');
+
+    const inserted = new Set(stored.filter((r) => r.inserted).map((r) => keyOf({ orgId: r.org_id, service: r.service, eventId: r.event_id })));
+    const results = group.map(({ items }) =>
+      items.map((item): IngestResult => {
+        const key = keyOf(item);
+        if (!inserted.has(key)) return 'duplicate';
+        inserted.delete(key); // the first occurrence is the one stored; later ones in the group are duplicates
+        return 'accepted';
+      }),
+    );
+    this.publish(stored.filter((r) => r.inserted));
+    return results;
+  }
+
+  /** After the commit, off the request path: publish the new events together, then mark the confirmed ones. */
+  private publish(events: PublishableEvent[]): void {
+    const { broker, db, logger, metrics, publishTimeoutMs } = this.options;
+    // While disconnected the channel would only buffer in memory: leave the events to the outbox relay instead.
+    if (!events.length || !broker.isConnected()) return;
+    const task = (async () => {
+      const outcome = await publishIntegrationEvents(broker.channel, broker.names.eventsExchange, events, { timeoutMs: publishTimeoutMs });
+      if (outcome.failed.length) {
+        metrics.publishFailures.inc(outcome.failed.length);
+        logger.warn({ failed: outcome.failed.length, err: outcome.failed[0].error.message }, 'publish not confirmed; left to the outbox relay');
+      }
+      await markPublished(db, outcome.confirmed);
+      metrics.published.inc({ path: 'direct' }, outcome.confirmed.length);
+    })().catch((err) => logger.warn({ err }, 'marking published events failed; the outbox relay will republish them'));
+    this.background.add(task);
+    void task.finally(() => this.background.delete(task));
+  }
+}

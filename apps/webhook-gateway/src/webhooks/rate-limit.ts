@@ -1,0 +1,100 @@
+import type { RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type ClientRateLimitInfo, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { TooManyRequestsError } from '@saas/http';
+
+const PERIODS = { second: 1, minute: 60, hour: 3600 } as const;
+
+export function periodMs(period: number | keyof typeof PERIODS): number {
+  return (typeof period === 'number' ? period : PERIODS[period]) * 1000;
+}
+
+/**
+ * rate-limit-redis, made to survive Redis being down: a failing check is counted (and express-rate-limit lets the
+ * request through, `passOnStoreError`), and the Lua scripts whose loading failed are loaded again on the next call
+ * instead of failing forever.
+ */
+class FailOpenRedisStore implements Store {
+  readonly localKeys = false;
+  private readonly inner: RedisStore;
+
+  constructor(
+    redis: Redis,
+    readonly prefix: string,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.inner = new RedisStore({ prefix, sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply> });
+  }
+
+  init(options: Options): void {
+    this.inner.init(options).catch(() => undefined);
+  }
+
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      this.onError(err);
+      this.inner.incrementScriptSha = this.inner.loadIncrementScript();
+      this.inner.getScriptSha = this.inner.loadGetScript();
+      this.inner.incrementScriptSha.catch(() => undefined);
+      this.inner.getScriptSha.catch(() => undefined);
+      throw err;
+    }
+  }
+
+  increment(key: string): Promise<IncrementResponse> {
+    return this.guard(() => this.inner.increment(key));
+  }
+
+  get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    return this.guard(() => this.inner.get(key));
+  }
+
+  decrement(key: string): Promise<void> {
+    return this.guard(() => this.inner.decrement(key));
+  }
+
+  resetKey(key: string): Promise<void> {
+    return this.guard(() => this.inner.resetKey(key));
+  }
+}
+
+export interface WebhookRateLimitOptions {
+  redis: Redis;
+  /** Shared by every replica: `${REDIS_KEY_PREFIX}rl:webhooks:`. */
+  prefix: string;
+  limit: number;
+  windowMs: number;
+  logger: Logger;
+  onStoreError: () => void;
+  onLimited: () => void;
+}
+
+/**
+ * Per client IP across all replicas (the Redis store is shared). The IP is Express' `req.ip`: the socket, or the
+ * addresses the trusted proxies (TRUST_PROXY, one hop: api-gateway) vouch for — never a header a client controls.
+ */
+export function webhookRateLimit(options: WebhookRateLimitOptions): RequestHandler {
+  return rateLimit({
+    windowMs: options.windowMs,
+    limit: options.limit,
+    standardHeaders: 'draft-6',
+    legacyHeaders: false,
+    passOnStoreError: true,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
+    store: new FailOpenRedisStore(options.redis, options.prefix, (err) => {
+      options.onStoreError();
+      options.logger.warn({ err: (err as Error).message }, 'rate limit store unavailable; failing open');
+    }),
+    logger: { warn: () => undefined, error: () => undefined },
+    handler: (req, _res, next) => {
+      options.onLimited();
+      const info = (req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit;
+      const seconds = info?.resetTime ? (info.resetTime.getTime() - Date.now()) / 1000 : options.windowMs / 1000;
+      next(new TooManyRequestsError(seconds, 'rate_limited', 'Too many webhook requests from this address'));
+    },
+  });
+}

@@ -1,0 +1,133 @@
+import { QueryTypes } from 'sequelize';
+import type { Logger } from 'pino';
+import type { Database, Transaction } from '@saas/db';
+import type { Broker } from './connection';
+import { publishIntegrationEvents, type PublishableEvent } from './publisher';
+
+/**
+ * The `webhook_events` table doubles as a transactional outbox (DESIGN §4): a row is committed with
+ * `published_at IS NULL`, and is marked once the broker confirmed its message. Rows left unmarked (broker down,
+ * publish timed out, process crashed between commit and confirm) are republished by the relay.
+ */
+
+const MARK_PUBLISHED_SQL = `
+  UPDATE webhook_events
+     SET published_at = now(),
+         status = CASE WHEN status = 'received' THEN 'queued' ELSE status END,
+         updated_at = now()
+   WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;
+
+/** Marks confirmed events published (and `queued` unless the worker already moved them on). */
+export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
+  if (!ids.length) return;
+  const run = (transaction: Transaction) => db.sequelize.query(MARK_PUBLISHED_SQL, { bind: [ids], transaction });
+  // Cross-organization by nature: one confirm group holds events of many organizations.
+  if (tx) await run(tx);
+  else await db.asSystem('outbox: mark published', run);
+}
+
+/** Events committed but not confirmed (the outbox backlog). */
+export async function outboxBacklog(db: Database): Promise<number> {
+  const row = await db.asSystem('outbox: backlog', (transaction) =>
+    db.sequelize.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_events WHERE published_at IS NULL', {
+      type: QueryTypes.SELECT,
+      plain: true,
+      transaction,
+    }),
+  );
+  return row?.n ?? 0;
+}
+
+export interface OutboxRelayOptions {
+  db: Database;
+  broker: Broker;
+  logger: Logger;
+  /** Pause between passes when the last one found nothing more to do. */
+  intervalMs: number;
+  /** Only rows older than this are republished, so the normal publish path is not raced. */
+  minAgeMs: number;
+  /** Rows claimed per pass. */
+  batchSize?: number;
+  /** How long a pass waits for its confirms before leaving the rest to the next pass. */
+  publishTimeoutMs?: number;
+  /** Called after each pass with the current backlog (for a gauge). */
+  onBacklog?: (backlog: number) => void;
+  /** Called with the number of events republished by a pass. */
+  onRelayed?: (count: number) => void;
+}
+
+/**
+ * Republishes committed-but-unconfirmed events. Safe with several replicas: each pass claims its rows with
+ * `FOR UPDATE SKIP LOCKED` and holds them until their confirms are in and they are marked, so two relays never
+ * publish the same row in the same pass.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .then((more) => this.schedule(more ? 0 : this.options.intervalMs))
+        .catch((err) => {
+          this.options.logger.warn({ err }, 'outbox relay pass failed');
+          this.schedule(this.options.intervalMs);
+        });
+    }, delayMs);
+  }
+
+  /** One pass; resolves true when it filled a whole batch (more may be waiting). */
+  async pass(): Promise<boolean> {
+    const { db, broker, logger, minAgeMs } = this.options;
+    const batchSize = this.options.batchSize ?? 500;
+    let relayed = 0;
+    let full = false;
+    if (broker.isConnected()) {
+      // Cross-organization by nature (the outbox of every tenant), hence a system transaction.
+      relayed = await db.asSystem('outbox relay', async (transaction) => {
+        const rows = await db.sequelize.query<PublishableEvent>(
+          `SELECT id, org_id, service, event_type, event_id, request_id
+             FROM webhook_events
+            WHERE published_at IS NULL AND received_at < now() - make_interval(secs => $1)
+            ORDER BY received_at
+            LIMIT $2
+              FOR UPDATE SKIP LOCKED`,
+          { bind: [minAgeMs / 1000, batchSize], type: QueryTypes.SELECT, transaction },
+        );
+        if (!rows.length) return 0;
+        full = rows.length === batchSize;
+        const outcome = await publishIntegrationEvents(broker.channel, broker.names.eventsExchange, rows, {
+          timeoutMs: this.options.publishTimeoutMs ?? 10000,
+        });
+        await markPublished(db, outcome.confirmed, transaction);
+        if (outcome.failed.length) {
+          logger.warn({ failed: outcome.failed.length, err: outcome.failed[0].error.message }, 'outbox relay: some publishes were not confirmed');
+          full = false;
+        }
+        return outcome.confirmed.length;
+      });
+      if (relayed) {
+        logger.info({ relayed }, 'outbox relay republished events');
+        this.options.onRelayed?.(relayed);
+      }
+    }
+    this.options.onBacklog?.(await outboxBacklog(db));
+    return full;
+  }
+}

@@ -1,0 +1,70 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { HEADERS, type IntegrationMessage } from './message';
+import { routingKey, type IntegrationService } from './topology';
+
+/** What a stored webhook event needs to become a message (a `webhook_events` row's columns). */
+export interface PublishableEvent {
+  id: string;
+  org_id: string;
+  service: IntegrationService;
+  event_type: string;
+  event_id: string;
+  request_id: string | null;
+}
+
+export interface PublishOutcome {
+  confirmed: string[];
+  failed: { id: string; error: Error }[];
+}
+
+/**
+ * Publishes one event to the events exchange as DESIGN §5 describes it: persistent, `messageId` = the stored event's
+ * id, JSON body, retry counter 0. Resolves when the broker confirms. The channel buffers while disconnected, so the
+ * timeout bounds the wait (a timed-out message also leaves the buffer) and the outbox relay owns the recovery.
+ */
+export function publishIntegrationEvent(
+  channel: ChannelWrapper,
+  exchange: string,
+  event: PublishableEvent,
+  options: { timeoutMs: number; retryAttempt?: number },
+): Promise<unknown> {
+  const body: IntegrationMessage = {
+    webhook_event_id: event.id,
+    org_id: event.org_id,
+    service: event.service,
+    event_type: event.event_type,
+    event_id: event.event_id,
+  };
+  return channel.publish(exchange, routingKey(event.service, event.event_type), Buffer.from(JSON.stringify(body)), {
+    persistent: true,
+    messageId: event.id,
+    contentType: 'application/json',
+    type: event.event_type,
+    timestamp: Math.floor(Date.now() / 1000),
+    headers: {
+      [HEADERS.retryAttempt]: options.retryAttempt ?? 0,
+      [HEADERS.requestId]: event.request_id ?? event.id,
+      [HEADERS.orgId]: event.org_id,
+    },
+    timeout: options.timeoutMs,
+  });
+}
+
+/**
+ * Publishes a group of events at once and waits for all their confirms together: the confirm channel pipelines
+ * them, so a group costs about one broker round trip instead of one per event.
+ */
+export async function publishIntegrationEvents(
+  channel: ChannelWrapper,
+  exchange: string,
+  events: PublishableEvent[],
+  options: { timeoutMs: number },
+): Promise<PublishOutcome> {
+  const settled = await Promise.allSettled(events.map((event) => publishIntegrationEvent(channel, exchange, event, options)));
+  const outcome: PublishOutcome = { confirmed: [], failed: [] };
+  settled.forEach((result, i) => {
+    if (result.status === 'fulfilled') outcome.confirmed.push(events[i].id);
+    else outcome.failed.push({ id: events[i].id, error: result.reason as Error });
+  });
+  return outcome;
+}
