@@ -1,0 +1,216 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { appendAudit } from '@saas/audit';
+import { WebhookEvent, type AttemptRecord, type Database, type Transaction, type WebhookEventStatus } from '@saas/db';
+import {
+  decideFailure,
+  HEADERS,
+  publishDeadLetter,
+  publishRetry,
+  retryAttemptOf,
+  type Disposition,
+  type IntegrationMessage,
+  type IntegrationService,
+  type RetryPolicy,
+  type TopologyNames,
+} from '@saas/messaging';
+import { ShuttingDownError, type ServiceBreakers } from './breakers';
+import { errorMessage, isPermanent } from './errors';
+import type { WorkerMetrics } from './metrics';
+import { SYNCERS, type SyncResult } from './sync';
+
+const FINISHED: WebhookEventStatus[] = ['processed', 'skipped', 'failed'];
+
+export interface ProcessorDeps {
+  db: Database;
+  channel: ChannelWrapper;
+  names: TopologyNames;
+  policy: RetryPolicy;
+  breakers: ServiceBreakers;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  /** After a commit that revoked tokens: drop the users' cached token state. */
+  onTokensRevoked: (userIds: string[]) => Promise<void>;
+}
+
+interface Delivery {
+  service: IntegrationService;
+  message: ConsumeMessage;
+  body: IntegrationMessage;
+  /** Retries already spent (the x-retry-attempt header). */
+  retries: number;
+  requestId: string | null;
+  log: Logger;
+}
+
+function parseBody(message: ConsumeMessage): IntegrationMessage | null {
+  try {
+    const body = JSON.parse(message.content.toString('utf8')) as Partial<IntegrationMessage>;
+    return typeof body.webhook_event_id === 'string' && typeof body.org_id === 'string' ? (body as IntegrationMessage) : null;
+  } catch {
+    return null;
+  }
+}
+
+const historyEntry = (event: WebhookEvent, outcome: AttemptRecord['outcome'], extra: Partial<AttemptRecord> = {}): AttemptRecord[] => [
+  ...(event.history ?? []),
+  { attempt: event.attempts + 1, at: new Date().toISOString(), outcome, ...extra },
+];
+
+/**
+ * Handles one delivery of an integration message (DESIGN §5): provider call through its breaker, then the sync,
+ * the event's status and the audit entry in one transaction (the event row locked FOR UPDATE, so concurrent
+ * deliveries of one event never both apply it), then the ack. Failures go up the retry ladder or to dead letters.
+ */
+export class EventProcessor {
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  async handle(service: IntegrationService, message: ConsumeMessage): Promise<Disposition> {
+    const stop = this.deps.metrics.processingSeconds.startTimer({ service });
+    try {
+      return await this.handleDelivery(service, message);
+    } finally {
+      stop();
+    }
+  }
+
+  private async handleDelivery(service: IntegrationService, message: ConsumeMessage): Promise<Disposition> {
+    const headers = message.properties.headers ?? {};
+    const requestId = typeof headers[HEADERS.requestId] === 'string' ? (headers[HEADERS.requestId] as string) : null;
+    const body = parseBody(message);
+    if (!body) {
+      this.deps.logger.error({ service, request_id: requestId, message_id: message.properties.messageId }, 'malformed message dead-lettered');
+      await publishDeadLetter(this.deps.channel, this.deps.names, message, 'malformed message');
+      this.deps.metrics.failed.inc({ service, reason: 'permanent' });
+      return 'ack';
+    }
+    const retries = retryAttemptOf(message);
+    const log = this.deps.logger.child({ request_id: requestId, webhook_event_id: body.webhook_event_id, org_id: body.org_id, service, event_type: body.event_type, retry: retries });
+    const delivery: Delivery = { service, message, body, retries, requestId, log };
+
+    let event: WebhookEvent | null;
+    try {
+      event = await this.deps.db.forOrg(body.org_id, (transaction) => WebhookEvent.findByPk(body.webhook_event_id, { transaction }));
+    } catch (err) {
+      return this.fail(delivery, err);
+    }
+    if (!event) {
+      log.warn('no such webhook event; message dropped');
+      return 'ack';
+    }
+    if (FINISHED.includes(event.status)) {
+      log.info({ status: event.status }, 'event already finished; redelivery acknowledged');
+      return 'ack';
+    }
+
+    try {
+      await this.deps.breakers.call({ service, eventId: event.event_id, eventType: event.event_type, call: event.attempts + 1, payload: event.payload });
+    } catch (err) {
+      if (err instanceof ShuttingDownError) return 'requeue';
+      return this.fail(delivery, err);
+    }
+
+    let result: SyncResult | 'already_finished';
+    try {
+      result = await this.deps.db.forOrg(body.org_id, (tx) => this.apply(tx, delivery));
+    } catch (err) {
+      return this.fail(delivery, err);
+    }
+    if (result === 'already_finished') {
+      log.info('event finished concurrently; redelivery acknowledged');
+      return 'ack';
+    }
+    if (result.outcome === 'processed' && result.revokedUserIds?.length) {
+      await this.deps.onTokensRevoked(result.revokedUserIds).catch((err) => log.warn({ err }, 'token state invalidation failed; the cache expires by itself'));
+    }
+    this.deps.metrics.processed.inc({ service, outcome: result.outcome });
+    if (result.outcome === 'processed') {
+      this.deps.metrics.receiptToProcessedSeconds.observe({ service }, (Date.now() - event.received_at.getTime()) / 1000);
+    }
+    log.info({ outcome: result.outcome, attempt: event.attempts + 1 }, 'event synced');
+    return 'ack';
+  }
+
+  /** The sync, the event's new status and the audit entry: one transaction. */
+  private async apply(tx: Transaction, delivery: Delivery): Promise<SyncResult | 'already_finished'> {
+    const event = await WebhookEvent.findByPk(delivery.body.webhook_event_id, { lock: tx.LOCK.UPDATE, transaction: tx });
+    if (!event || FINISHED.includes(event.status)) return 'already_finished';
+    const data = (event.payload?.['data'] ?? {}) as Record<string, unknown>;
+    const result = await SYNCERS[delivery.service](tx, event, data);
+    await event.update(
+      {
+        status: result.outcome,
+        attempts: event.attempts + 1,
+        last_error: null,
+        processed_at: new Date(),
+        history: historyEntry(event, result.outcome, result.outcome === 'skipped' ? { error: result.reason } : {}),
+      },
+      { transaction: tx },
+    );
+    if (result.outcome === 'processed') {
+      await appendAudit(tx, {
+        orgId: event.org_id,
+        actorType: 'system',
+        actorId: 'integration-worker',
+        action: result.audit.action,
+        targetType: result.audit.targetType,
+        targetId: result.audit.targetId,
+        requestId: delivery.requestId,
+        metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
+      });
+    }
+    return result;
+  }
+
+  /** A failed attempt: the next rung of the retry ladder, or — permanent or out of retries — the dead letters. */
+  private async fail(delivery: Delivery, err: unknown): Promise<Disposition> {
+    const { service, message, log } = delivery;
+    const reason = errorMessage(err);
+    const decision = decideFailure(this.deps.policy, delivery.retries, isPermanent(err));
+    if (decision.kind === 'retry') {
+      await this.record(delivery, 'retrying', reason, decision.delayMs);
+      await publishRetry(this.deps.channel, this.deps.names, message, decision.retry, decision.delayMs);
+      this.deps.metrics.retried.inc({ service });
+      log.warn({ err: reason, next_retry: decision.retry, delay_ms: decision.delayMs }, 'attempt failed; retry scheduled');
+      return 'ack';
+    }
+    await publishDeadLetter(this.deps.channel, this.deps.names, message, reason);
+    await this.record(delivery, 'failed', reason);
+    this.deps.metrics.failed.inc({ service, reason: decision.reason });
+    log.error({ err: reason, reason: decision.reason }, 'event dead-lettered');
+    return 'ack';
+  }
+
+  /**
+   * Stores the failed attempt (and, when final, the dead-letter audit entry). A database that is down must not stop
+   * the message from moving along the ladder: the failure is logged and the message still goes on.
+   */
+  private async record(delivery: Delivery, status: 'retrying' | 'failed', reason: string, delayMs?: number): Promise<void> {
+    const { body } = delivery;
+    try {
+      await this.deps.db.forOrg(body.org_id, async (tx) => {
+        const event = await WebhookEvent.findByPk(body.webhook_event_id, { lock: tx.LOCK.UPDATE, transaction: tx });
+        if (!event || FINISHED.includes(event.status)) return;
+        await event.update(
+          { status, attempts: event.attempts + 1, last_error: reason, history: historyEntry(event, status, { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }) },
+          { transaction: tx },
+        );
+        if (status === 'failed') {
+          await appendAudit(tx, {
+            orgId: event.org_id,
+            actorType: 'system',
+            actorId: 'integration-worker',
+            action: 'integration.event.dead_lettered',
+            targetType: 'webhook_event',
+            targetId: event.id,
+            requestId: delivery.requestId,
+            metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts, reason },
+          });
+        }
+      });
+    } catch (err) {
+      delivery.log.error({ err: errorMessage(err) }, 'could not record the failed attempt');
+    }
+  }
+}

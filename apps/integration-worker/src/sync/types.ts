@@ -1,0 +1,27 @@
+import type { Transaction, WebhookEvent } from '@saas/db';
+
+/** What applying one event did, for the event's status, its audit entry and the work after commit. */
+export type SyncResult =
+  | {
+      outcome: 'processed';
+      audit: { action: string; targetType: string; targetId: string; metadata?: Record<string, unknown> };
+      /** Users whose tokens were revoked: their cached token state is invalidated once the transaction commits. */
+      revokedUserIds?: string[];
+    }
+  | { outcome: 'skipped'; reason: string };
+
+export type EventData = Record<string, unknown>;
+
+export type Syncer = (tx: Transaction, event: WebhookEvent, data: EventData) => Promise<SyncResult>;
+
+export const stale = (reason = 'an event newer than this one was already applied'): SyncResult => ({ outcome: 'skipped', reason });
+
+export function isOlder(eventAt: Date, lastAppliedAt: Date | null | undefined): boolean {
+  return !!lastAppliedAt && eventAt.getTime() < lastAppliedAt.getTime();
+}
+
+export function text(data: EventData, key: string): string | undefined {
+  const value = data[key];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : String(value);
+}
