@@ -96,11 +96,10 @@ export class OutboxRelay {
   async pass(): Promise<boolean> {
     const { db, broker, logger, minAgeMs } = this.options;
     const batchSize = this.options.batchSize ?? 500;
-    let relayed = 0;
     let full = false;
     if (broker.isConnected()) {
       // Cross-organization by nature (the outbox of every tenant), hence a system transaction.
-      relayed = await db.asSystem('outbox relay', async (transaction) => {
+      const relayed = await db.asSystem('outbox relay', async (transaction) => {
         const rows = await db.sequelize.query<PublishableEvent>(
           `SELECT id, org_id, service, event_type, event_id, request_id
              FROM webhook_events

@@ -117,8 +117,8 @@ export class IngestPipeline {
     while (this.queue.length && this.inFlight < this.options.maxInFlight && this.lingerDone) {
       const group: Submission[] = [];
       let events = 0;
-      while (this.queue.length && (group.length === 0 || events + this.queue[0].items.length <= this.options.maxGroupEvents)) {
-        const next = this.queue.shift()!;
+      for (let next = this.queue[0]; next && (group.length === 0 || events + next.items.length <= this.options.maxGroupEvents); next = this.queue[0]) {
+        this.queue.shift();
         group.push(next);
         events += next.items.length;
       }

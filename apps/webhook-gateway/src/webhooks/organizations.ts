@@ -29,8 +29,9 @@ export class OrganizationResolver {
     const missing: string[] = [];
     for (const ref of new Set(refs)) {
       const hit = this.cache.get(ref);
+      const inflight = this.inflight.get(ref);
       if (hit && hit.expires > now) result.set(ref, hit.org);
-      else if (this.inflight.has(ref)) pending.set(ref, this.inflight.get(ref)!);
+      else if (inflight) pending.set(ref, inflight);
       else missing.push(ref);
     }
     if (missing.length) {

@@ -155,7 +155,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
             const { outcomes } = await screen([body], requestId);
             const [outcome] = outcomes;
             if (outcome.result === 'rejected') throw new ValidationError(outcome.errors, 'The event was rejected', outcome.code);
-            const response: SingleWebhookResponse = { status: 'received', event_id: outcome.eventId!, result: outcome.result };
+            const response: SingleWebhookResponse = { status: 'received', event_id: String(outcome.eventId), result: outcome.result };
             res.status(202).json(response);
             metrics.ingestLatency.observe({ service, kind: 'single' }, (performance.now() - started) / 1000);
             count('received');
