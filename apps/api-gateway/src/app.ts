@@ -4,7 +4,11 @@ import type { Express, Request, Response } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { ApiGatewayConfig } from '@saas/config';
 import { AppError, createHttpApp, sendProblem, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
-import { UPSTREAM_ROUTES } from './routes';
+import { docsRouter, DOCS_PATH, OPENAPI_PATH } from './docs';
+import { openApiHandler } from './openapi';
+import { routedBy, upstreams } from './routes';
+
+const API_VERSION = '1.0.0';
 
 export interface GatewayDeps {
   config: ApiGatewayConfig;
@@ -20,7 +24,7 @@ async function upstreamReady(base: string): Promise<void> {
 function proxyTo(target: string, prefixes: readonly string[], logger: Logger) {
   return createProxyMiddleware<Request, Response>({
     target,
-    pathFilter: (path) => prefixes.some((p) => path === p || path.startsWith(`${p}/`)),
+    pathFilter: (path) => routedBy(prefixes, path),
     changeOrigin: false,
     xfwd: false,
     proxyTimeout: 30000,
@@ -43,11 +47,8 @@ function proxyTo(target: string, prefixes: readonly string[], logger: Logger) {
 }
 
 export function buildGatewayApp({ config, logger, metrics }: GatewayDeps): Express {
-  const readiness: ReadinessChecks = {
-    'identity-service': () => upstreamReady(config.IDENTITY_SERVICE_URL),
-    'webhook-gateway': () => upstreamReady(config.WEBHOOK_GATEWAY_URL),
-    'integration-worker': () => upstreamReady(config.INTEGRATION_WORKER_URL),
-  };
+  const services = upstreams(config);
+  const readiness: ReadinessChecks = Object.fromEntries(services.map((u) => [u.name, () => upstreamReady(u.url)]));
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   return createHttpApp({
     service: 'api-gateway',
@@ -64,8 +65,9 @@ export function buildGatewayApp({ config, logger, metrics }: GatewayDeps): Expre
           credentials: false,
         }),
       );
-      app.use(proxyTo(config.IDENTITY_SERVICE_URL, UPSTREAM_ROUTES.identity, logger));
-      app.use(proxyTo(config.WEBHOOK_GATEWAY_URL, UPSTREAM_ROUTES.webhooks, logger));
+      app.get(OPENAPI_PATH, openApiHandler({ upstreams: services, logger, version: API_VERSION }));
+      app.use(DOCS_PATH, docsRouter());
+      for (const upstream of services) if (upstream.prefixes.length) app.use(proxyTo(upstream.url, upstream.prefixes, logger));
     },
   });
 }

@@ -1,0 +1,247 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { SERVICES, topologyNames } from '@saas/messaging';
+import { definitionsOf } from './support/rabbit-definitions';
+import { ROOT, composeValidator, formatErrors, k8sValidators, readText, yamlDocuments } from './support/schemas';
+
+const APPS = ['api-gateway', 'identity-service', 'webhook-gateway', 'integration-worker'] as const;
+const HTTP_APPS = ['api-gateway', 'identity-service', 'webhook-gateway'];
+const PORTS: Record<string, number> = { 'api-gateway': 8000, 'identity-service': 3001, 'webhook-gateway': 3002, 'integration-worker': 3003 };
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function buildOutput(app: string, entry: string): string {
+  const project = JSON.parse(readText(`apps/${app}/project.json`));
+  const options = project.targets.build.options;
+  const entries: string[] = [options.main, ...(options.additionalEntryPoints ?? [])];
+  const source = entries.find((e) => path.basename(e, '.ts') === entry);
+  if (!source) throw new Error(`${app} builds no ${entry} entry point (${entries.join(', ')})`);
+  return `${options.outputPath}/${entry}.js`;
+}
+
+describe('docker-compose.yml', () => {
+  const compose = yamlDocuments('docker-compose.yml')[0] as Obj;
+  const services = compose['services'] as Obj;
+
+  it('when validated against the Compose Specification schema, then it conforms', () => {
+    const validate = composeValidator();
+    expect(validate(compose) ? '' : formatErrors(validate.errors)).toBe('');
+  });
+
+  it('when the stack starts, then PostgreSQL, Redis and RabbitMQ (with its management UI on 15672) are healthy before anything uses them', () => {
+    for (const name of ['postgres', 'redis', 'rabbitmq']) expect(services[name].healthcheck?.test).toBeDefined();
+    expect(services.rabbitmq.image).toMatch(/^rabbitmq:3\.\d+-management$/);
+    expect(services.rabbitmq.ports.some((p: string) => String(p).endsWith(':15672'))).toBe(true);
+  });
+
+  it('when the apps start, then the migrate step (the identity build\'s migrate entry) has completed and their dependencies are healthy', () => {
+    expect(services.migrate.command).toEqual(expect.arrayContaining([buildOutput('identity-service', 'migrate')]));
+    expect(services.migrate.depends_on.postgres.condition).toBe('service_healthy');
+    for (const app of APPS.filter((a) => a !== 'api-gateway')) {
+      const deps = services[app].depends_on;
+      expect({ app, migrate: deps.migrate?.condition }).toEqual({ app, migrate: 'service_completed_successfully' });
+      for (const backing of ['postgres', 'redis', 'rabbitmq']) expect({ app, backing, condition: deps[backing]?.condition }).toEqual({ app, backing, condition: 'service_healthy' });
+    }
+    for (const app of APPS.filter((a) => a !== 'api-gateway')) expect(services['api-gateway'].depends_on[app]?.condition).toBe('service_healthy');
+  });
+
+  it('when an app container runs, then it is built from deploy/Dockerfile for that app and health-checked on its own port\'s /readyz', () => {
+    for (const app of APPS) {
+      const service = services[app];
+      expect({ app, dockerfile: service.build.dockerfile, arg: service.build.args.APP }).toEqual({ app, dockerfile: 'deploy/Dockerfile', arg: app });
+      expect(service.healthcheck.test).toEqual(['CMD', 'node', 'deploy/healthcheck.cjs', '/readyz']);
+      const portVar = { 'api-gateway': 'API_GATEWAY_PORT', 'identity-service': 'IDENTITY_SERVICE_PORT', 'webhook-gateway': 'WEBHOOK_GATEWAY_PORT', 'integration-worker': 'INTEGRATION_WORKER_PORT' }[app];
+      expect(Number(service.environment[portVar])).toBe(PORTS[app]);
+    }
+  });
+
+  it('when api-gateway proxies, then it reaches each service by its compose name and port', () => {
+    const env = services['api-gateway'].environment;
+    expect(env.IDENTITY_SERVICE_URL).toBe('http://identity-service:3001');
+    expect(env.WEBHOOK_GATEWAY_URL).toBe('http://webhook-gateway:3002');
+    expect(env.INTEGRATION_WORKER_URL).toBe('http://integration-worker:3003');
+  });
+});
+
+/** The Dockerfile as instructions, continuation lines joined, comments dropped. */
+function dockerInstructions(text: string): { op: string; args: string }[] {
+  return text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const [op, ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+describe('deploy/Dockerfile', () => {
+  const instructions = dockerInstructions(readText('deploy/Dockerfile'));
+  const stages: { name: string; from: string; body: { op: string; args: string }[] }[] = [];
+  for (const ins of instructions) {
+    if (ins.op === 'FROM') {
+      const match = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args);
+      stages.push({ from: match![1], name: match![2] ?? String(stages.length), body: [] });
+    } else if (stages.length) stages[stages.length - 1].body.push(ins);
+  }
+  const runtime = stages[stages.length - 1];
+
+  it('when parsed, then it is multi-stage: npm ci, an nx build of the APP, production dependencies, a runtime stage', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    const runs = stages.flatMap((s) => s.body.filter((i) => i.op === 'RUN').map((i) => i.args));
+    expect(runs.some((r) => /npm ci\b(?!.*--omit=dev)/.test(r))).toBe(true);
+    expect(runs.some((r) => /nx run "?\$\{APP\}:build/.test(r))).toBe(true);
+    expect(runs.some((r) => /npm ci .*--omit=dev/.test(r))).toBe(true);
+    expect(runtime.body.some((i) => i.op === 'RUN' && /npm|nx/.test(i.args))).toBe(false);
+  });
+
+  it('when a stage copies from another, then that stage exists, and the runtime takes only built output and production modules', () => {
+    const names = new Set(stages.map((s) => s.name));
+    const copies = stages.flatMap((s) => s.body.filter((i) => i.op === 'COPY' && i.args.includes('--from=')));
+    for (const copy of copies) expect(names).toContain(/--from=(\S+)/.exec(copy.args)![1]);
+    const runtimeSources = runtime.body.filter((i) => i.op === 'COPY' && i.args.includes('--from=')).map((i) => i.args);
+    expect(runtimeSources.some((a) => /--from=prod-deps .*node_modules/.test(a))).toBe(true);
+    expect(runtimeSources.some((a) => /--from=build .*\/app\/dist\/apps\/\$\{APP\}/.test(a))).toBe(true);
+  });
+
+  it('when the runtime stage runs, then it runs as a non-root user and declares a HEALTHCHECK on /healthz', () => {
+    const user = runtime.body.filter((i) => i.op === 'USER').pop();
+    expect(user?.args).toBeDefined();
+    expect(['root', '0', '0:0']).not.toContain(user!.args);
+    const health = runtime.body.find((i) => i.op === 'HEALTHCHECK');
+    expect(health?.args).toMatch(/CMD \["node", "deploy\/healthcheck\.cjs", "\/healthz"\]/);
+  });
+
+  it('when images are pinned, then no stage uses an untagged or latest base image', () => {
+    const args = Object.fromEntries(instructions.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=') as [string, string]));
+    for (const stage of stages) {
+      const image = stage.from.replace(/\$\{(\w+)\}/g, (_, n: string) => args[n] ?? '');
+      if (stages.some((s) => s.name === image)) continue;
+      expect(image).toMatch(/:[\w.-]+$/);
+      expect(image).not.toMatch(/:latest$/);
+    }
+  });
+
+  it('when files are copied from the repository, then they exist', () => {
+    const local = stages.flatMap((s) => s.body.filter((i) => i.op === 'COPY' && !i.args.includes('--from=')));
+    for (const copy of local) {
+      const parts = copy.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      for (const source of parts.slice(0, -1)) expect({ source, exists: existsSync(path.join(ROOT, source)) }).toEqual({ source, exists: true });
+    }
+  });
+
+  it('when the CMD starts the app, then node is exec\'d so SIGTERM reaches it', () => {
+    const cmd = runtime.body.filter((i) => i.op === 'CMD').pop();
+    expect(cmd?.args).toMatch(/exec node .*dist\/apps\/\$\{APP\}\/main\.js/);
+    for (const app of APPS) expect(buildOutput(app, 'main')).toBe(`dist/apps/${app}/main.js`);
+  });
+});
+
+describe('deploy/k8s', () => {
+  const dir = 'deploy/k8s';
+  const files = readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.yaml'));
+  const docs = files.flatMap((file) => yamlDocuments(`${dir}/${file}`).map((doc) => ({ file, doc: doc as Obj })));
+  const ofKind = (kind: string) => docs.filter((d) => d.doc['kind'] === kind).map((d) => d.doc);
+  const deployment = (name: string) => ofKind('Deployment').find((d) => d.metadata.name === name)!;
+
+  it('when every manifest is validated against its schema, then all conform', () => {
+    const validators = k8sValidators();
+    const problems = docs.flatMap(({ file, doc }) => {
+      const key = `${doc['apiVersion']}/${doc['kind']}`;
+      const validate = validators.get(key);
+      if (!validate) return [`${file}: no schema for ${key}`];
+      const name = doc['metadata']?.name ?? '';
+      return validate(doc) ? [] : [`${file} ${key} ${name}:\n${formatErrors(validate.errors)}`];
+    });
+    expect(problems.join('\n')).toBe('');
+  });
+
+  it('when applied with kustomize, then every manifest is included except the migrate Job and the secret template, which are applied on their own', () => {
+    const kustomization = docs.find((d) => d.file === 'kustomization.yaml')!.doc;
+    const listed = new Set<string>(kustomization.resources);
+    expect(files.filter((f) => !listed.has(f)).sort()).toEqual(['kustomization.yaml', 'migrate-job.yaml', 'secrets.template.yaml']);
+    for (const resource of listed) expect(files).toContain(resource);
+  });
+
+  it.each(APPS)('when %s is deployed, then it is probed on /healthz and /readyz, limited, non-root and read-only, and shuts down gracefully', (app) => {
+    const d = deployment(app);
+    const pod = d.spec.template.spec;
+    const [container] = pod.containers;
+    expect(container.image).toMatch(new RegExp(`^saas-platform/${app}:`));
+    expect(container.ports[0].containerPort).toBe(PORTS[app]);
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.startupProbe.httpGet.path).toBe('/healthz');
+    // The gateway's own readiness must not follow its upstreams' (one failing service would empty every route).
+    expect(container.readinessProbe.httpGet.path).toBe(app === 'api-gateway' ? '/healthz' : '/readyz');
+    expect(container.resources.requests.cpu).toBeDefined();
+    expect(container.resources.requests.memory).toBeDefined();
+    expect(container.resources.limits.memory).toBeDefined();
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const shutdownMs = Number(container.env?.find((e: Obj) => e.name === 'SHUTDOWN_TIMEOUT_MS')?.value ?? ofKind('ConfigMap')[0].data.SHUTDOWN_TIMEOUT_MS);
+    const preStopSeconds = Number(container.lifecycle?.preStop?.exec?.command?.[1] ?? 0);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(shutdownMs / 1000 + preStopSeconds);
+    expect(d.spec.selector.matchLabels).toEqual(expect.objectContaining({ 'app.kubernetes.io/name': app }));
+    for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) expect(d.spec.template.metadata.labels[k]).toBe(v);
+  });
+
+  it.each(APPS)('when %s has a Service and a PodDisruptionBudget, then both select its pods', (app) => {
+    const labels = deployment(app).spec.template.metadata.labels;
+    const service = ofKind('Service').find((s) => s.metadata.name === app)!;
+    for (const [k, v] of Object.entries(service.spec.selector)) expect(labels[k]).toBe(v);
+    expect(service.spec.ports[0].targetPort).toBe(deployment(app).spec.template.spec.containers[0].ports[0].name);
+    const pdb = ofKind('PodDisruptionBudget').find((p) => p.metadata.name === app)!;
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+  });
+
+  it('when the HTTP services are under load, then an HPA scales each on CPU', () => {
+    const hpas = ofKind('HorizontalPodAutoscaler');
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual([...HTTP_APPS].sort());
+    for (const hpa of hpas) expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+  });
+
+  it('when the service queues fill up, then KEDA scales the worker on the depth of exactly the queues the services declare', () => {
+    const [scaled] = ofKind('ScaledObject');
+    expect(scaled.spec.scaleTargetRef.name).toBe('integration-worker');
+    const names = topologyNames({ prefix: '', maxRetries: 3, backoffBase: 2 });
+    expect(scaled.spec.triggers.map((t: Obj) => t.metadata.queueName).sort()).toEqual(SERVICES.map(names.serviceQueue).sort());
+    const auths = new Set(ofKind('TriggerAuthentication').map((t) => t.metadata.name));
+    for (const trigger of scaled.spec.triggers) expect(auths).toContain(trigger.authenticationRef.name);
+    expect(deployment('integration-worker').spec.replicas).toBeUndefined();
+  });
+
+  it('when the migration Job runs, then it runs the identity image\'s migrate entry with the owner\'s credentials', () => {
+    const [job] = ofKind('Job');
+    const [container] = job.spec.template.spec.containers;
+    expect(container.image).toMatch(/^saas-platform\/identity-service:/);
+    expect(container.command).toEqual(expect.arrayContaining([buildOutput('identity-service', 'migrate')]));
+    const secretKeys = ofKind('Secret')
+      .filter((s) => container.envFrom.some((e: Obj) => e.secretRef?.name === s.metadata.name))
+      .flatMap((s) => Object.keys(s.stringData));
+    expect(secretKeys).toEqual(expect.arrayContaining(['DATABASE_ADMIN_URL', 'DATABASE_URL', 'SUPERADMIN_PASSWORD']));
+  });
+
+  it('when workloads read config and secrets, then every referenced ConfigMap and Secret is defined', () => {
+    const defined = new Set([...ofKind('ConfigMap'), ...ofKind('Secret')].map((o) => o.metadata.name));
+    const pods = [...ofKind('Deployment'), ...ofKind('Job')].map((d) => d.spec.template.spec);
+    for (const pod of pods)
+      for (const container of pod.containers)
+        for (const source of container.envFrom ?? []) expect(defined).toContain(source.configMapRef?.name ?? source.secretRef?.name);
+    for (const auth of ofKind('TriggerAuthentication')) for (const ref of auth.spec.secretTargetRef) expect(defined).toContain(ref.name);
+  });
+
+  it('when RabbitMQ runs in the cluster, then it is a three-node RabbitmqCluster with the Prometheus plugin', () => {
+    const [cluster] = ofKind('RabbitmqCluster');
+    expect(cluster.spec.replicas).toBe(3);
+    expect(cluster.spec.rabbitmq.additionalPlugins).toContain('rabbitmq_prometheus');
+  });
+});
+
+describe('deploy/rabbitmq/definitions.json', () => {
+  it('when compared with what the services declare at start (default configuration), then it is the same topology', async () => {
+    const file = JSON.parse(readText('deploy/rabbitmq/definitions.json'));
+    const declared = await definitionsOf({ prefix: '', maxRetries: 3, backoffBase: 2, deliveryLimit: 20 });
+    expect(file).toEqual(declared);
+  });
+});
