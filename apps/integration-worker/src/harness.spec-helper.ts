@@ -47,6 +47,7 @@ export class Producer {
       backoffBase: config.RETRY_BACKOFF_BASE,
       deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
     });
+    this.broker.channel.on('error', (err: Error) => process.stderr.write(`producer channel error: ${err.stack}\n`));
   }
 
   async ingest(org: Organization, eventType: string, data: Record<string, unknown>, options: IngestOptions = {}): Promise<WebhookEvent> {

@@ -40,6 +40,8 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
   const instance = randomUUID();
   const metrics = createWorkerMetrics(runtime.metrics.registry, broker.channel, broker.names);
   const consumers = {} as Record<IntegrationService, QueueConsumer>;
+  // A setup that fails on a dying connection is retried on the next one; it must not crash the process.
+  broker.channel.on('error', (err: Error) => logger.warn({ err: err.message }, 'rabbitmq channel error'));
 
   const report = (service: IntegrationService, state: CircuitState) =>
     reportCircuitState(redis, config.REDIS_KEY_PREFIX, service, instance, state).catch((err) =>

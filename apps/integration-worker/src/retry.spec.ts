@@ -1,0 +1,150 @@
+import { AuditLog, Database, User, type Organization } from '@saas/db';
+import { readCircuitState, type IntegrationService } from '@saas/messaging';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createOrg, eventually, spawnTs, unique, waitForExit } from '@saas/testing';
+import { Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
+import { ProviderError, SimulatedProvider, type ProviderAdapter } from './providers';
+
+const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
+afterAll(() => db.close());
+
+let org: Organization;
+beforeEach(async () => {
+  org = await createOrg(db);
+});
+
+const newUser = () => {
+  const externalId = unique('emp');
+  return { user_id: externalId, email: `${externalId}@example.test` };
+};
+
+describe('retry ladder and dead letters', () => {
+  it('when the provider fails twice (FORCE_SERVICE_FAILURES=2, 3 retries), then the event is processed on attempt 3 after waits of base and 2 × base', async () => {
+    const config = scenarioConfig({ FORCE_SERVICE_FAILURES: 2, RETRY_BACKOFF_BASE: 0.2 });
+    const worker = await runWorker(config);
+    const producer = new Producer(db, config);
+    try {
+      const event = await settled(db, await producer.ingest(org, 'user.created', newUser()));
+      expect(event).toMatchObject({ status: 'processed', attempts: 3, last_error: null });
+      expect(event.history.map((h) => [h.attempt, h.outcome, h.delay_ms])).toEqual([
+        [1, 'retrying', 200],
+        [2, 'retrying', 400],
+        [3, 'processed', undefined],
+      ]);
+      const at = event.history.map((h) => Date.parse(h.at));
+      const waits = [at[1] - at[0], at[2] - at[1]];
+      expect(waits[0]).toBeGreaterThanOrEqual(190);
+      expect(waits[1]).toBeGreaterThanOrEqual(390);
+      expect(waits[1]).toBeGreaterThan(waits[0]);
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  });
+
+  it('when the provider fails every attempt (FORCE_SERVICE_FAILURES=4), then the event is failed with its reason, in the dead-letter queue and audited', async () => {
+    const config = scenarioConfig({ FORCE_SERVICE_FAILURES: 4, RETRY_BACKOFF_BASE: 0.1 });
+    const worker = await runWorker(config);
+    const producer = new Producer(db, config);
+    try {
+      const data = newUser();
+      const event = await settled(db, await producer.ingest(org, 'user.created', data, { requestId: 'req-dead-1' }));
+      expect(event).toMatchObject({ status: 'failed', attempts: 4 });
+      expect(event.last_error).toMatch(/simulated failure 4 of 4/);
+      const dead = await eventually(() => producer.broker.channel.get(producer.broker.names.deadLetterQueue, { noAck: true }));
+      expect(JSON.parse(dead.content.toString())).toMatchObject({ webhook_event_id: event.id, event_type: 'user.created' });
+      expect(dead.fields.routingKey).toBe('user_service.user.created');
+      expect(dead.properties.headers?.['x-retry-attempt']).toBe(3);
+      expect(dead.properties.headers?.['x-dead-letter-reason']).toMatch(/simulated failure/);
+      const audit = await db.forOrg(org.id, (transaction) => AuditLog.findOne({ where: { action: 'integration.event.dead_lettered', target_id: event.id }, transaction }));
+      expect(audit).toMatchObject({ request_id: 'req-dead-1', target_type: 'webhook_event' });
+      expect(await db.forOrg(org.id, (transaction) => User.count({ where: { external_id: data.user_id }, transaction }))).toBe(0);
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  });
+});
+
+class SwitchableProvider implements ProviderAdapter {
+  failing = true;
+  calls = 0;
+  constructor(readonly service: IntegrationService) {}
+  async call(): Promise<void> {
+    this.calls += 1;
+    if (this.failing) throw new ProviderError(this.service, 'directory offline');
+  }
+}
+
+describe('circuit breakers', () => {
+  it('when a provider fails every call, then its circuit opens and its queue pauses while other services keep flowing; when it recovers, the held events are processed', async () => {
+    const config = scenarioConfig({ BREAKER_VOLUME_THRESHOLD: 3, BREAKER_RESET_TIMEOUT_MS: 1500, MAX_RETRIES: 5, RETRY_BACKOFF_BASE: 0.1 });
+    const directory = new SwitchableProvider('user_service');
+    const worker: RunningWorker = await runWorker(config, {
+      providers: [directory, new SimulatedProvider('payment_service', config), new SimulatedProvider('communication_service', config)],
+    });
+    const producer = new Producer(db, config);
+    const userQueue = producer.broker.names.serviceQueue('user_service');
+    try {
+      const held = [];
+      for (let i = 0; i < 4; i += 1) held.push(await producer.ingest(org, 'user.created', newUser()));
+      await eventually(() => worker.worker.breakers.state('user_service') === 'open');
+      expect(worker.worker.consumers.user_service.consuming).toBe(false);
+      expect(await readCircuitState(worker.runtime.redis, config.REDIS_KEY_PREFIX, 'user_service')).toBe('open');
+      const callsWhenOpened = directory.calls;
+
+      // while open: new user events wait in their queue; communication events are processed
+      const waiting = await producer.ingest(org, 'user.created', newUser());
+      const message = await settled(db, await producer.ingest(org, 'message.delivered', { message_id: unique('msg'), recipient: 'x@example.test', template: 't' }));
+      expect(message.status).toBe('processed');
+      expect((await producer.broker.channel.checkQueue(userQueue)).messageCount).toBeGreaterThanOrEqual(1);
+      expect(directory.calls).toBe(callsWhenOpened);
+
+      directory.failing = false;
+      for (const event of [...held, waiting]) expect((await settled(db, event, ['processed', 'failed'], 20000)).status).toBe('processed');
+      await eventually(() => worker.worker.breakers.state('user_service') === 'closed');
+      expect(worker.worker.consumers.user_service.consuming).toBe(true);
+      expect(await readCircuitState(worker.runtime.redis, config.REDIS_KEY_PREFIX, 'user_service')).toBe('closed');
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  }, 40000);
+});
+
+describe('crash safety', () => {
+  it('when the worker process is killed (SIGKILL) mid-processing and restarted, then every event is applied exactly once', async () => {
+    const config = scenarioConfig({ RETRY_BACKOFF_BASE: 0.2 });
+    const producer = new Producer(db, config);
+    const env = { RABBITMQ_NAME_PREFIX: config.RABBITMQ_NAME_PREFIX, RETRY_BACKOFF_BASE: 0.2, INTEGRATION_WORKER_PORT: 0, WORKER_PREFETCH: 5 };
+    const userQueue = producer.broker.names.serviceQueue('user_service');
+    const consumers = async () => (await producer.broker.channel.checkQueue(userQueue)).consumerCount;
+    try {
+      const events = [];
+      for (let i = 0; i < 10; i += 1) events.push(await producer.ingest(org, 'user.created', newUser(), { publish: false }));
+      const first = spawnTs('apps/integration-worker/src/main.ts', { ...env, SIMULATED_PROVIDER_LATENCY_MS: 2000 });
+      await eventually(async () => (await consumers()) === 1, 20000);
+      for (const event of events) await producer.publish(event);
+      // the first deliveries are inside the provider call when the process dies
+      await eventually(async () => (await producer.broker.channel.checkQueue(userQueue)).messageCount === events.length - 5);
+      first.kill('SIGKILL');
+      await waitForExit(first);
+      expect(await db.forOrg(org.id, (transaction) => User.count({ transaction }))).toBe(0);
+
+      const second = spawnTs('apps/integration-worker/src/main.ts', env);
+      try {
+        for (const event of events) expect((await settled(db, event, ['processed', 'failed'], 20000)).status).toBe('processed');
+      } finally {
+        second.kill('SIGTERM');
+        await waitForExit(second);
+      }
+      const users = await db.forOrg(org.id, (transaction) => User.findAll({ transaction }));
+      expect(users).toHaveLength(events.length);
+      const audits = await db.forOrg(org.id, (transaction) => AuditLog.count({ where: { action: 'integration.user.synced' }, transaction }));
+      expect(audits).toBe(events.length);
+      for (const event of events) expect((await settled(db, event)).attempts).toBe(1);
+    } finally {
+      await producer.close();
+    }
+  }, 60000);
+});
