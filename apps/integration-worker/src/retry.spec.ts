@@ -88,7 +88,7 @@ describe('circuit breakers', () => {
     try {
       const held = [];
       for (let i = 0; i < 4; i += 1) held.push(await producer.ingest(org, 'user.created', newUser()));
-      await eventually(() => worker.worker.breakers.state('user_service') === 'open');
+      await eventually(async () => worker.worker.breakers.state('user_service') === 'open');
       expect(worker.worker.consumers.user_service.consuming).toBe(false);
       expect(await readCircuitState(worker.runtime.redis, config.REDIS_KEY_PREFIX, 'user_service')).toBe('open');
       const callsWhenOpened = directory.calls;
@@ -102,7 +102,7 @@ describe('circuit breakers', () => {
 
       directory.failing = false;
       for (const event of [...held, waiting]) expect((await settled(db, event, ['processed', 'failed'], 20000)).status).toBe('processed');
-      await eventually(() => worker.worker.breakers.state('user_service') === 'closed');
+      await eventually(async () => worker.worker.breakers.state('user_service') === 'closed');
       expect(worker.worker.consumers.user_service.consuming).toBe(true);
       expect(await readCircuitState(worker.runtime.redis, config.REDIS_KEY_PREFIX, 'user_service')).toBe('closed');
     } finally {
