@@ -1,0 +1,47 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Op } from 'sequelize';
+import { Invite, User, type Transaction } from '@saas/db';
+import { BadRequestError } from '@saas/http';
+
+export interface IssuedInvite {
+  invite_token: string;
+  expires_at: string;
+}
+
+/** Invite tokens are stored only as their SHA-256: a 256-bit random token needs no slow hash. */
+export const hashInviteToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/** Revokes the user's unused invites (marks them used) so only the newest can activate the account. */
+export async function revokeInvites(tx: Transaction, userId: string): Promise<void> {
+  await Invite.update({ used_at: new Date() }, { where: { user_id: userId, used_at: null }, transaction: tx });
+}
+
+/** Issues a single-use, expiring invite for a pending user; the token is returned once and never stored. */
+export async function issueInvite(tx: Transaction, user: User, ttlHours: number, createdBy: string | null): Promise<IssuedInvite> {
+  await revokeInvites(tx, user.id);
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + ttlHours * 3600_000);
+  await Invite.create(
+    { org_id: user.org_id, user_id: user.id, token_hash: hashInviteToken(token), expires_at: expiresAt, created_by: createdBy },
+    { transaction: tx },
+  );
+  return { invite_token: token, expires_at: expiresAt.toISOString() };
+}
+
+/**
+ * Consumes an invite atomically (one UPDATE: of two concurrent activations exactly one wins) and returns its pending
+ * user, locked. A used, unknown or expired token, or a user no longer pending, answers 400. Needs a system transaction:
+ * the token is all the caller has.
+ */
+export async function consumeInvite(tx: Transaction, token: string): Promise<User> {
+  const [count, rows] = await Invite.update(
+    { used_at: new Date() },
+    { where: { token_hash: hashInviteToken(token), used_at: null, expires_at: { [Op.gt]: new Date() } }, returning: true, transaction: tx },
+  );
+  const invalid = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
+  const userId = count === 1 ? rows[0]?.user_id : undefined;
+  if (!userId) throw invalid();
+  const user = await User.findByPk(userId, { transaction: tx, lock: tx.LOCK.UPDATE });
+  if (!user || user.status !== 'pending') throw invalid();
+  return user;
+}

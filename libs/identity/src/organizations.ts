@@ -1,0 +1,78 @@
+import { Organization, User, type OrgStatus, type Transaction } from '@saas/db';
+import { ConflictError } from '@saas/http';
+import { audit, type Actor } from './actor';
+import { refuseDuplicates } from './conflicts';
+import { issueInvite, type IssuedInvite } from './invites';
+
+export interface NewOrganization {
+  name: string;
+  slug: string;
+  adminEmail: string;
+  /** bcrypt hash of the initial admin's password; without one the admin is pending and gets an invite. */
+  adminPasswordHash: string | null;
+}
+
+/**
+ * Creates an organization and its first admin with both audit entries, in the caller's (system) transaction:
+ * a duplicate name, slug or email throws 409 and the rollback leaves nothing behind.
+ */
+export async function createOrganization(
+  tx: Transaction,
+  input: NewOrganization,
+  actor: Actor,
+  inviteTtlHours: number,
+): Promise<{ org: Organization; admin: User; invite?: IssuedInvite }> {
+  const org = await refuseDuplicates(() => Organization.create({ name: input.name, slug: input.slug, status: 'active' }, { transaction: tx }));
+  const admin = await refuseDuplicates(() =>
+    User.create(
+      {
+        org_id: org.id,
+        email: input.adminEmail.toLowerCase(),
+        password_hash: input.adminPasswordHash,
+        role: 'admin',
+        status: input.adminPasswordHash ? 'active' : 'pending',
+      },
+      { transaction: tx },
+    ),
+  );
+  const invite = input.adminPasswordHash ? undefined : await issueInvite(tx, admin, inviteTtlHours, actor.actorId);
+  await audit(tx, actor, { orgId: org.id, action: 'org.created', targetType: 'organization', targetId: org.id, metadata: { name: org.name, slug: org.slug } });
+  await audit(tx, actor, {
+    orgId: org.id,
+    action: 'user.created',
+    targetType: 'user',
+    targetId: admin.id,
+    metadata: { email: admin.email, role: admin.role, status: admin.status, invited: Boolean(invite), initial_admin: true },
+  });
+  return { org, admin, invite };
+}
+
+export interface OrganizationChanges {
+  name?: string;
+  status?: Extract<OrgStatus, 'active' | 'suspended'>;
+}
+
+/**
+ * Renames and/or suspends or reactivates an organization, audited as one entry (`org.suspended` when it is
+ * suspended, else `org.updated`). `statusChanged` tells the caller to clear the members' cached token state.
+ */
+export async function updateOrganization(tx: Transaction, org: Organization, changes: OrganizationChanges, actor: Actor): Promise<{ org: Organization; statusChanged: boolean }> {
+  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  if (changes.name !== undefined && changes.name !== org.name) changed['name'] = { from: org.name, to: changes.name };
+  if (changes.status !== undefined && changes.status !== org.status) changed['status'] = { from: org.status, to: changes.status };
+  if (!Object.keys(changed).length) return { org, statusChanged: false };
+  await refuseDuplicates(() => org.update({ ...(changed['name'] ? { name: changes.name } : {}), ...(changed['status'] ? { status: changes.status } : {}) }, { transaction: tx }));
+  const action = changes.status === 'suspended' && changed['status'] ? 'org.suspended' : 'org.updated';
+  await audit(tx, actor, { orgId: org.id, action, targetType: 'organization', targetId: org.id, metadata: { changes: changed } });
+  return { org, statusChanged: Boolean(changed['status']) };
+}
+
+/** Soft delete: status `deleted` (logins, tokens and webhooks of its members stop). Deleting twice changes nothing. */
+export async function deleteOrganization(tx: Transaction, org: Organization, actor: Actor): Promise<{ statusChanged: boolean }> {
+  if (org.status === 'deleted') return { statusChanged: false };
+  const previous = org.status;
+  await org.update({ status: 'deleted' }, { transaction: tx });
+  await audit(tx, actor, { orgId: org.id, action: 'org.deleted', targetType: 'organization', targetId: org.id, metadata: { previous_status: previous } });
+  return { statusChanged: true };
+}

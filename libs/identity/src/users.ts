@@ -1,0 +1,165 @@
+import { Op } from 'sequelize';
+import { Organization, User, type Role, type Transaction, type UserStatus } from '@saas/db';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '@saas/http';
+import { audit, type Actor } from './actor';
+import { refuseDuplicates } from './conflicts';
+import { issueInvite, revokeInvites, type IssuedInvite } from './invites';
+import { revokeUserTokens } from './tokens';
+
+export interface ProfileFields {
+  first_name?: string | null;
+  last_name?: string | null;
+  department?: string | null;
+  title?: string | null;
+}
+
+export interface NewMember extends ProfileFields {
+  orgId: string;
+  email: string;
+  role: Exclude<Role, 'superadmin'>;
+  /** bcrypt hash; without one the user is `pending` and gets an invite. */
+  passwordHash: string | null;
+}
+
+/** Locks the organization row: changes that could leave it without an active admin serialize on it. */
+async function lockOrganization(tx: Transaction, orgId: string): Promise<Organization> {
+  const org = await Organization.findByPk(orgId, { transaction: tx, lock: tx.LOCK.UPDATE });
+  if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
+  return org;
+}
+
+/** 409 when `user` is the last active admin of their organization and is about to stop being one. */
+async function assertAnotherActiveAdmin(tx: Transaction, user: User): Promise<void> {
+  if (user.role !== 'admin' || user.status !== 'active' || !user.org_id) return;
+  await lockOrganization(tx, user.org_id);
+  const others = await User.count({ where: { org_id: user.org_id, role: 'admin', status: 'active', id: { [Op.ne]: user.id } }, transaction: tx });
+  if (others === 0) throw new ConflictError('last_active_admin', 'The last active admin of an organization cannot be demoted, suspended or deleted');
+}
+
+/** Creates a member of an organization (an active one with a password, else pending with an invite) and audits it. */
+export async function createMember(tx: Transaction, input: NewMember, actor: Actor, inviteTtlHours: number): Promise<{ user: User; invite?: IssuedInvite }> {
+  const org = await Organization.findByPk(input.orgId, { transaction: tx });
+  if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
+  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  const user = await refuseDuplicates(() =>
+    User.create(
+      {
+        org_id: org.id,
+        email: input.email.toLowerCase(),
+        password_hash: input.passwordHash,
+        role: input.role,
+        status: input.passwordHash ? 'active' : 'pending',
+        first_name: input.first_name ?? null,
+        last_name: input.last_name ?? null,
+        department: input.department ?? null,
+        title: input.title ?? null,
+      },
+      { transaction: tx },
+    ),
+  );
+  const invite = input.passwordHash ? undefined : await issueInvite(tx, user, inviteTtlHours, actor.actorId);
+  await audit(tx, actor, {
+    orgId: org.id,
+    action: 'user.created',
+    targetType: 'user',
+    targetId: user.id,
+    metadata: { email: user.email, role: user.role, status: user.status, invited: Boolean(invite) },
+  });
+  return { user, invite };
+}
+
+export interface MemberChanges extends ProfileFields {
+  role?: Exclude<Role, 'superadmin'>;
+  status?: Extract<UserStatus, 'active' | 'suspended'>;
+}
+
+type ChangeSet = Record<string, { from: unknown; to: unknown }>;
+
+function diff(user: User, changes: object): ChangeSet {
+  const set: ChangeSet = {};
+  for (const [field, to] of Object.entries(changes)) {
+    const from = user.get(field);
+    if (to !== undefined && from !== to) set[field] = { from, to };
+  }
+  return set;
+}
+
+function assertEditable(user: User): void {
+  if (user.role === 'superadmin') throw new ForbiddenError('superadmin_immutable', 'A superadmin cannot be changed here');
+}
+
+/**
+ * An admin's (or superadmin's) change to a member: profile, role, status. Role or status changes revoke the member's
+ * tokens (the caller clears the cache after commit: `tokensRevoked`). Audited as one `user.updated` entry.
+ */
+export async function updateMember(tx: Transaction, user: User, changes: MemberChanges, actor: Actor): Promise<{ user: User; tokensRevoked: boolean }> {
+  assertEditable(user);
+  if (user.status === 'inactive') throw new ConflictError('user_inactive', 'The user is deleted');
+  if (changes.status === 'active' && user.status === 'pending') throw new ConflictError('user_pending', 'A pending user becomes active by accepting an invite');
+  const changed = diff(user, changes);
+  if (!Object.keys(changed).length) return { user, tokensRevoked: false };
+  const losesAdmin = (changed['role'] && changes.role !== 'admin') || (changed['status'] && changes.status !== 'active');
+  if (losesAdmin) await assertAnotherActiveAdmin(tx, user);
+  const tokensRevoked = Boolean(changed['role'] || changed['status']);
+  await user.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx });
+  if (tokensRevoked) {
+    await revokeUserTokens(tx, user.id);
+    await user.reload({ transaction: tx });
+  }
+  await audit(tx, actor, { orgId: user.org_id, action: 'user.updated', targetType: 'user', targetId: user.id, metadata: { changes: changed } });
+  return { user, tokensRevoked };
+}
+
+/** Soft delete: status `inactive`, tokens and pending invites revoked, audited. Deleting a deleted user changes nothing. */
+export async function deactivateMember(tx: Transaction, user: User, actor: Actor): Promise<{ tokensRevoked: boolean }> {
+  assertEditable(user);
+  if (user.status === 'inactive') return { tokensRevoked: false };
+  await assertAnotherActiveAdmin(tx, user);
+  const previous = user.status;
+  await user.update({ status: 'inactive' }, { transaction: tx });
+  await revokeUserTokens(tx, user.id);
+  await revokeInvites(tx, user.id);
+  await audit(tx, actor, { orgId: user.org_id, action: 'user.deleted', targetType: 'user', targetId: user.id, metadata: { previous_status: previous } });
+  return { tokensRevoked: true };
+}
+
+/** (Re)issues the invite of a pending user, revoking earlier ones; audited as `user.invited`. */
+export async function reinviteMember(tx: Transaction, user: User, actor: Actor, inviteTtlHours: number): Promise<IssuedInvite> {
+  assertEditable(user);
+  if (user.status !== 'pending') throw new ConflictError('user_not_pending', 'Only a pending user can be invited');
+  const invite = await issueInvite(tx, user, inviteTtlHours, actor.actorId);
+  await audit(tx, actor, { orgId: user.org_id, action: 'user.invited', targetType: 'user', targetId: user.id, metadata: { expires_at: invite.expires_at } });
+  return invite;
+}
+
+/** A user's change to their own profile and, with the current password checked by the caller, their password. */
+export async function updateOwnProfile(
+  tx: Transaction,
+  user: User,
+  changes: ProfileFields & { passwordHash?: string },
+  actor: Actor,
+): Promise<{ user: User; tokensRevoked: boolean }> {
+  const { passwordHash, ...profile } = changes;
+  const changed = diff(user, profile);
+  if (Object.keys(changed).length) {
+    await user.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx });
+    await audit(tx, actor, { orgId: user.org_id, action: 'user.updated', targetType: 'user', targetId: user.id, metadata: { changes: changed } });
+  }
+  if (passwordHash) {
+    await user.update({ password_hash: passwordHash }, { transaction: tx });
+    await revokeUserTokens(tx, user.id);
+    await user.reload({ transaction: tx });
+    await audit(tx, actor, { orgId: user.org_id, action: 'user.password_changed', targetType: 'user', targetId: user.id });
+  }
+  return { user, tokensRevoked: Boolean(passwordHash) };
+}
+
+/** Sets the password of the invite's pending user and activates them; audited as `user.activated` by the user. */
+export async function activateMember(tx: Transaction, user: User, passwordHash: string, actor: Omit<Actor, 'actorType' | 'actorId'>): Promise<User> {
+  const org = user.org_id ? await Organization.findByPk(user.org_id, { transaction: tx }) : null;
+  // An invite into an organization that is not active opens nothing: the same answer as any unusable token.
+  if (org && org.status !== 'active') throw new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
+  await user.update({ password_hash: passwordHash, status: 'active' }, { transaction: tx });
+  await audit(tx, { ...actor, actorType: 'user', actorId: user.id }, { orgId: user.org_id, action: 'user.activated', targetType: 'user', targetId: user.id });
+  return user;
+}
