@@ -88,6 +88,16 @@ describe('api-gateway', () => {
     return buildGatewayApp({ config, logger: createLogger('api-gateway', 'silent'), metrics: createMetrics('api-gateway') });
   };
 
+  /** A second gateway, configured differently, for one test. */
+  async function withGateway(overrides: Partial<Record<keyof ApiGatewayConfig, string>>, use: (url: string) => Promise<void>) {
+    const other = await startApp(gatewayFor(overrides));
+    try {
+      await use(other.url);
+    } finally {
+      await other.close();
+    }
+  }
+
   beforeAll(async () => {
     identity = await startApp(upstream('identity-service', echo, () => state.identityReady));
     webhook = await startApp(upstream('webhook-gateway', webhooks, () => true));
@@ -121,13 +131,10 @@ describe('api-gateway', () => {
     });
 
     it('when TRUST_PROXY names the load balancer in front of the gateway, then the address it forwards is the one the service sees', async () => {
-      const behindLb = await startApp(gatewayFor({ TRUST_PROXY: 'loopback' }));
-      try {
-        const res = await request(behindLb.url).get('/users/echo').set('x-forwarded-for', '203.0.113.7');
+      await withGateway({ TRUST_PROXY: 'loopback' }, async (url) => {
+        const res = await request(url).get('/users/echo').set('x-forwarded-for', '203.0.113.7');
         expect(res.body.ip).toBe('203.0.113.7');
-      } finally {
-        await behindLb.close();
-      }
+      });
     });
 
     it('when a path belongs to no service, then the gateway answers a 404 problem with the request id', async () => {
@@ -138,15 +145,12 @@ describe('api-gateway', () => {
     });
 
     it('when the service behind a path is down, then the gateway answers a 502 problem', async () => {
-      const orphan = await startApp(gatewayFor({ IDENTITY_SERVICE_URL: await closedPortUrl() }));
-      try {
-        const res = await request(orphan.url).get('/users/echo').set('x-request-id', 'down-1');
+      await withGateway({ IDENTITY_SERVICE_URL: await closedPortUrl() }, async (url) => {
+        const res = await request(url).get('/users/echo').set('x-request-id', 'down-1');
         expect(res.status).toBe(502);
         expect(res.headers['content-type']).toContain('application/problem+json');
         expect(JSON.parse(res.text)).toMatchObject({ status: 502, code: 'upstream_unavailable', request_id: 'down-1' });
-      } finally {
-        await orphan.close();
-      }
+      });
     });
   });
 
@@ -171,14 +175,11 @@ describe('api-gateway', () => {
     });
 
     it('when a service is unreachable, then /readyz is 503 naming it', async () => {
-      const orphan = await startApp(gatewayFor({ WEBHOOK_GATEWAY_URL: await closedPortUrl() }));
-      try {
-        const res = await request(orphan.url).get('/readyz');
+      await withGateway({ WEBHOOK_GATEWAY_URL: await closedPortUrl() }, async (url) => {
+        const res = await request(url).get('/readyz');
         expect(res.status).toBe(503);
         expect(res.body.checks['webhook-gateway']).toMatch(/^unavailable/);
-      } finally {
-        await orphan.close();
-      }
+      });
     });
   });
 
@@ -198,16 +199,13 @@ describe('api-gateway', () => {
     });
 
     it('when a service is unreachable, then the document still shows the others and names the missing one', async () => {
-      const partial = await startApp(gatewayFor({ WEBHOOK_GATEWAY_URL: await closedPortUrl() }));
-      try {
-        const res = await request(partial.url).get('/openapi.json');
+      await withGateway({ WEBHOOK_GATEWAY_URL: await closedPortUrl() }, async (url) => {
+        const res = await request(url).get('/openapi.json');
         expect(res.status).toBe(200);
         expect(res.body.paths['/users/echo']).toBeDefined();
         expect(res.body.paths['/webhooks/user-service']).toBeUndefined();
         expect(res.body.info.description).toContain('webhook-gateway');
-      } finally {
-        await partial.close();
-      }
+      });
     });
 
     it('when /docs is opened, then it redirects to the Swagger UI page, which loads its assets and the merged document from the gateway', async () => {
