@@ -7,6 +7,8 @@ import { webhookComponents } from './webhooks/components';
 runService<WebhookGatewayConfig>('webhook-gateway', configSchemas['webhook-gateway'], async (config) => {
   const runtime = createRuntime({ service: 'webhook-gateway', config });
   const { pipeline, relay } = webhookComponents(runtime);
+  // A failed channel setup is retried on the next connection; without a listener it would crash the process.
+  runtime.broker.channel.on('error', (err) => runtime.logger.error({ err }, 'rabbitmq channel error'));
   const { port } = await startServer(buildWebhookApp(runtime), config.WEBHOOK_GATEWAY_PORT, {
     logger: runtime.logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

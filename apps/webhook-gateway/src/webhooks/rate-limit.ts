@@ -11,10 +11,14 @@ export function periodMs(period: number | keyof typeof PERIODS): number {
   return (typeof period === 'number' ? period : PERIODS[period]) * 1000;
 }
 
+/** No script has this SHA: Redis answers NOSCRIPT, and rate-limit-redis then loads its script and retries. */
+const UNLOADED = Promise.resolve('0000000000000000000000000000000000000000');
+
 /**
  * rate-limit-redis, made to survive Redis being down: a failing check is counted (and express-rate-limit lets the
- * request through, `passOnStoreError`), and the Lua scripts whose loading failed are loaded again on the next call
- * instead of failing forever.
+ * request through, `passOnStoreError`). The store's Lua scripts are loaded on first use (NOSCRIPT → load → retry)
+ * rather than at start, and again after a failure, so a Redis that was down at start or restarted (losing its
+ * script cache) is used again as soon as it answers.
  */
 class FailOpenRedisStore implements Store {
   readonly localKeys = false;
@@ -29,7 +33,13 @@ class FailOpenRedisStore implements Store {
   }
 
   init(options: Options): void {
-    this.inner.init(options).catch(() => undefined);
+    this.inner.windowMs = options.windowMs;
+    this.forgetScripts();
+  }
+
+  private forgetScripts(): void {
+    this.inner.incrementScriptSha = UNLOADED;
+    this.inner.getScriptSha = UNLOADED;
   }
 
   private async guard<T>(work: () => Promise<T>): Promise<T> {
@@ -37,10 +47,7 @@ class FailOpenRedisStore implements Store {
       return await work();
     } catch (err) {
       this.onError(err);
-      this.inner.incrementScriptSha = this.inner.loadIncrementScript();
-      this.inner.getScriptSha = this.inner.loadGetScript();
-      this.inner.incrementScriptSha.catch(() => undefined);
-      this.inner.getScriptSha.catch(() => undefined);
+      this.forgetScripts();
       throw err;
     }
   }

@@ -31,6 +31,10 @@ export interface GatewayUnderTest {
 export async function startGateway(overrides: Record<string, string | number | boolean> = {}): Promise<GatewayUnderTest> {
   const config = testConfig<WebhookGatewayConfig>('webhook-gateway', overrides);
   const runtime = createRuntime({ service: 'webhook-gateway', config });
+  // Closing a runtime while its channel is still being set up emits 'error' on the channel.
+  runtime.broker.channel.on('error', () => undefined);
+  // Requests of a test should meet a connected Redis (a dead REDIS_URL never gets there: give up after a moment).
+  await Promise.race([new Promise((resolve) => runtime.redis.once('ready', resolve)), new Promise((resolve) => setTimeout(resolve, 1000))]);
   const app = await startApp(buildWebhookApp(runtime));
   return { runtime, app, config, close: async () => (await app.close(), await runtime.close()) };
 }

@@ -1,0 +1,77 @@
+import type { ApiGatewayConfig } from '@saas/config';
+import { createLogger, createMetrics } from '@saas/http';
+// The api-gateway app is the one real hop in front of webhook-gateway; tests wire the two as deployed.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { buildGatewayApp } from '../../../api-gateway/src/app';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createOrg, startApp, testConfig, unique } from '@saas/testing';
+import { exampleEvent, secretOf, send, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A Redis key prefix of this test alone, under the run's prefix, so each test starts with a fresh count. */
+const ownPrefix = () => `${process.env['REDIS_KEY_PREFIX']}${unique('rl')}:`;
+
+async function gateway(overrides: Record<string, string | number>): Promise<GatewayUnderTest> {
+  const gw = await startGateway(overrides);
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+async function deliver(baseUrl: string, gw: GatewayUnderTest, orgSlug: string, headers: Record<string, string> = {}) {
+  return send(baseUrl, 'user-service', exampleEvent('user.created', orgSlug), { secret: secretOf(gw.config, 'user_service'), headers });
+}
+
+describe('rate limit per client IP', () => {
+  it('when a client sends one request more than the limit through api-gateway, then it is 429 with Retry-After and RateLimit headers, spoofed X-Forwarded-For or not', async () => {
+    const gw = await gateway({ WEBHOOK_RATE_LIMIT_COUNT: 5, WEBHOOK_RATE_LIMIT_PERIOD: 60, REDIS_KEY_PREFIX: ownPrefix() });
+    const front = await startApp(
+      buildGatewayApp({
+        config: testConfig<ApiGatewayConfig>('api-gateway', { WEBHOOK_GATEWAY_URL: gw.app.url }),
+        logger: createLogger('api-gateway', 'silent'),
+        metrics: createMetrics('api-gateway'),
+      }),
+    );
+    cleanups.push(() => front.close());
+    const org = await createOrg(gw.runtime.db);
+
+    for (let i = 0; i < 5; i++) {
+      // Each request pretends to come from another address: the gateway replaces the header with the real one.
+      const res = await deliver(front.url, gw, org.slug, { 'x-forwarded-for': `203.0.113.${i}` });
+      expect(res.status).toBe(202);
+      expect(res.headers.get('ratelimit-remaining')).toBe(String(4 - i));
+    }
+    const limited = await deliver(front.url, gw, org.slug, { 'x-forwarded-for': '198.51.100.77' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(limited.body.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('ratelimit-limit')).toBe('5');
+    expect(limited.headers.get('ratelimit-remaining')).toBe('0');
+    expect(Number(limited.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
+  });
+
+  it('when two webhook-gateway instances share Redis, then they share one limit', async () => {
+    const shared = { WEBHOOK_RATE_LIMIT_COUNT: 4, WEBHOOK_RATE_LIMIT_PERIOD: 'minute', REDIS_KEY_PREFIX: ownPrefix() };
+    const [a, b] = [await gateway(shared), await gateway(shared)];
+    const org = await createOrg(a.runtime.db);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const target = i % 2 ? b : a;
+      statuses.push((await deliver(target.app.url, target, org.slug)).status);
+    }
+    expect(statuses).toEqual([202, 202, 202, 202, 429]);
+  });
+
+  it('when Redis is unavailable, then webhooks are still accepted (fail open) and the failure is counted', async () => {
+    const gw = await gateway({ REDIS_URL: 'redis://127.0.0.1:1', WEBHOOK_RATE_LIMIT_COUNT: 1 });
+    const org = await createOrg(gw.runtime.db);
+    const statuses = [(await deliver(gw.app.url, gw, org.slug)).status, (await deliver(gw.app.url, gw, org.slug)).status];
+    expect(statuses).toEqual([202, 202]);
+    const metrics = await (await fetch(`${gw.app.url}/metrics`)).text();
+    expect(metrics).toMatch(/webhook_rate_limit_store_errors_total\{[^}]*\} [2-9]/);
+  });
+});
