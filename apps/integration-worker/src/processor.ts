@@ -142,7 +142,7 @@ export class EventProcessor {
       {
         status: result.outcome,
         attempts: event.attempts + 1,
-        last_error: null,
+        // last_error stays: an event that succeeded after retries still tells what went wrong before
         processed_at: new Date(),
         history: historyEntry(event, result.outcome, result.outcome === 'skipped' ? { error: result.reason } : {}),
       },

@@ -25,7 +25,7 @@ describe('retry ladder and dead letters', () => {
     const producer = new Producer(db, config);
     try {
       const event = await settled(db, await producer.ingest(org, 'user.created', newUser()));
-      expect(event).toMatchObject({ status: 'processed', attempts: 3, last_error: null });
+      expect(event).toMatchObject({ status: 'processed', attempts: 3, last_error: 'user_service provider error: simulated failure 2 of 2' });
       expect(event.history.map((h) => [h.attempt, h.outcome, h.delay_ms])).toEqual([
         [1, 'retrying', 200],
         [2, 'retrying', 400],

@@ -1,0 +1,90 @@
+import type { WhereOptions } from 'sequelize';
+import type { Logger } from 'pino';
+import { appendAudit } from '@saas/audit';
+import { WebhookEvent, type AttemptRecord, type Database, type Transaction } from '@saas/db';
+import { markPublished, publishIntegrationEvents, type Broker } from '@saas/messaging';
+import { timeRange } from './pagination';
+
+export interface ReplayActor {
+  userId: string;
+  requestId: string | null;
+  ip: string | null;
+}
+
+export interface ReplayDeps {
+  db: Database;
+  broker: Broker;
+  logger: Logger;
+  publishTimeoutMs: number;
+}
+
+/** Events re-enqueued per transaction by a bulk replay. */
+const BATCH = 500;
+
+/**
+ * Puts failed events back in the queue (DESIGN §5): status `queued`, a `replayed` history entry and an
+ * `integration.event.replayed` audit entry commit together, with the row back in the outbox (published_at NULL);
+ * the messages go out after the commit with a fresh retry budget. Should the publish not be confirmed, the outbox
+ * relay sends them later, so a replay is never lost.
+ */
+export async function requeueLocked(tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
+  for (const event of events) {
+    const entry: AttemptRecord = { attempt: event.attempts, at: new Date().toISOString(), outcome: 'replayed' };
+    await event.update({ status: 'queued', published_at: null, history: [...(event.history ?? []), entry] }, { transaction: tx });
+    await appendAudit(tx, {
+      orgId: event.org_id,
+      actorType: 'user',
+      actorId: actor.userId,
+      action: 'integration.event.replayed',
+      targetType: 'webhook_event',
+      targetId: event.id,
+      requestId: actor.requestId,
+      ip: actor.ip,
+      metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts, bulk },
+    });
+  }
+}
+
+export async function publishReplayed(deps: ReplayDeps, events: WebhookEvent[], requestId: string | null): Promise<void> {
+  const publishable = events.map((e) => ({ id: e.id, org_id: e.org_id, service: e.service, event_type: e.event_type, event_id: e.event_id, request_id: requestId ?? e.request_id }));
+  const outcome = await publishIntegrationEvents(deps.broker.channel, deps.broker.names.eventsExchange, publishable, { timeoutMs: deps.publishTimeoutMs });
+  if (outcome.failed.length) deps.logger.warn({ failed: outcome.failed.length }, 'replayed events left to the outbox relay');
+  await markPublished(deps.db, outcome.confirmed).catch((err) => deps.logger.warn({ err }, 'replayed events not marked published; the relay will resend them'));
+}
+
+export interface DeadLetterFilter {
+  service?: string;
+  since?: Date;
+  until?: Date;
+}
+
+/** Failed events in scope matching the filter (failure time = the row's last update). */
+export function deadLetterWhere(orgScope: string | null, filter: DeadLetterFilter): WhereOptions {
+  return {
+    status: 'failed',
+    ...(orgScope ? { org_id: orgScope } : {}),
+    ...(filter.service ? { service: filter.service } : {}),
+    ...timeRange('updated_at', filter.since, filter.until),
+  };
+}
+
+/** Bulk replay in batches; each batch's rows are claimed with SKIP LOCKED so concurrent replays never double up. */
+export async function replayDeadLetters(
+  deps: ReplayDeps,
+  scope: (work: (tx: Transaction) => Promise<WebhookEvent[]>) => Promise<WebhookEvent[]>,
+  where: WhereOptions,
+  actor: ReplayActor,
+): Promise<number> {
+  let replayed = 0;
+  for (;;) {
+    const batch = await scope(async (tx) => {
+      const events = await WebhookEvent.findAll({ where, order: [['updated_at', 'ASC'], ['id', 'ASC']], limit: BATCH, lock: tx.LOCK.UPDATE, skipLocked: true, transaction: tx });
+      await requeueLocked(tx, events, actor, true);
+      return events;
+    });
+    if (!batch.length) return replayed;
+    await publishReplayed(deps, batch, actor.requestId);
+    replayed += batch.length;
+    if (batch.length < BATCH) return replayed;
+  }
+}
