@@ -1,0 +1,126 @@
+// bench/worker: the integration worker behind a real webhook-gateway (both as built services, own processes).
+//  1. max ingest: signed single user.created webhooks as fast as the gateway takes them (worker consuming meanwhile);
+//  2. receipt → processed latency (webhook_events.received_at → processed_at) at a fixed rate of half that maximum;
+//  3. drain: with the worker stopped, a 10k backlog (user + communication events) is ingested, then the worker is
+//     started and the time to process all of it gives the drain rate, compared with the ingest rate.
+//
+//   node -r ./libs/testing/src/register-ts.cjs bench/worker/run.ts
+//
+// BENCH_DURATION (seconds of load per phase, default 10), BENCH_CONNECTIONS (32), BENCH_BACKLOG (10000),
+// BENCH_WORKER_PREFETCH (WORKER_PREFETCH for the worker, default the service default), plus bench/lib's variables.
+import { QueryTypes } from 'sequelize';
+import { Database, Organization } from '@saas/db';
+import { BenchReport, createBenchWorld, percentile, runLoad, startService, webhookSecret, type ServiceProcess } from '../lib';
+import type { WebhookLoadArgs } from '../lib/webhook-requests';
+
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 10000);
+const BATCH = 500;
+const REQUESTS = 'bench/lib/webhook-requests.ts';
+
+const log = (line: string) => process.stderr.write(`  [worker] ${line}\n`);
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld({
+    LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
+    ...(process.env['BENCH_WORKER_PREFETCH'] ? { WORKER_PREFETCH: process.env['BENCH_WORKER_PREFETCH'] } : {}),
+  });
+  const env = world.env;
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const running: ServiceProcess[] = [];
+  const report = new BenchReport('worker', { duration_s: DURATION, connections: CONNECTIONS, backlog: BACKLOG, worker_prefetch: env['WORKER_PREFETCH'] ?? 'default' });
+  try {
+    const org = await db.asSystem('bench fixture', (transaction) => Organization.create({ name: 'Worker Bench Org', slug: `wbench-${world.runId}` }, { transaction }));
+    const sql = <T extends object>(query: string, bind: unknown[] = []) =>
+      db.asSystem('bench measurement', (transaction) => db.sequelize.query<T>(query, { bind, type: QueryTypes.SELECT, transaction }));
+    const unfinished = async () => (await sql<{ n: number }>("SELECT count(*)::int AS n FROM webhook_events WHERE status NOT IN ('processed', 'skipped', 'failed')"))[0]!.n;
+    const settle = async (timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while ((await unfinished()) > 0) {
+        if (Date.now() > deadline) throw new Error(`events still unfinished after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const args = (endpoint: WebhookLoadArgs['endpoint'], batch?: number): WebhookLoadArgs => ({ endpoint, secret: webhookSecret(env, endpoint), orgSlug: org.slug, batch });
+
+    const webhooks = await startService('webhook-gateway', { env });
+    running.push(webhooks);
+    let worker = await startService('integration-worker', { env });
+    running.push(worker);
+
+    // 1. maximum ingest rate of single events
+    const max = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, requests: { module: REQUESTS, args: args('user-service') } });
+    report.addLoad('max ingest (single user.created, worker consuming)', [max]);
+    log(`max ingest ${max.rps.toFixed(0)} events/s, p99 ${max.p99} ms, non-2xx ${max.non2xx}`);
+    await settle(180000);
+
+    // 2. receipt → processed latency at half the maximum rate
+    const rate = Math.max(1, Math.floor(max.rps / 2));
+    const since = (await sql<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const fixed = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, overallRate: rate, requests: { module: REQUESTS, args: args('user-service') } });
+    report.addLoad(`fixed rate ${rate}/s (half of max)`, [fixed]);
+    await settle(120000);
+    const latencies = (
+      await sql<{ ms: number }>(
+        "SELECT extract(epoch FROM processed_at - received_at) * 1000 AS ms FROM webhook_events WHERE received_at >= $1 AND status = 'processed'",
+        [since],
+      )
+    ).map((r) => Number(r.ms));
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    report.addValue({ name: `receipt → processed p50 at ${rate}/s`, value: p50, unit: 'ms', note: `${latencies.length} events` });
+    report.addValue({ name: `receipt → processed p99 at ${rate}/s`, value: p99, unit: 'ms', goal: '<= 100', met: p99 <= 100 });
+    log(`latency at ${rate}/s over ${latencies.length} events: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+
+    // 3. drain of a backlog ingested while the worker is stopped
+    await worker.stop();
+    running.splice(running.indexOf(worker), 1);
+    const backlogSince = (await sql<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const perEndpoint = Math.ceil(BACKLOG / 2 / BATCH);
+    const ingestStarted = Date.now();
+    const ingest = await Promise.all(
+      (['user-service', 'communication-service'] as const).map((endpoint) =>
+        runLoad({ url: webhooks.url, amount: perEndpoint, connections: 2, requests: { module: REQUESTS, args: args(endpoint, BATCH) } }),
+      ),
+    );
+    const ingestSeconds = (Date.now() - ingestStarted) / 1000;
+    const backlog = (await sql<{ n: number }>('SELECT count(*)::int AS n FROM webhook_events WHERE received_at >= $1', [backlogSince]))[0]!.n;
+    const ingestRate = backlog / ingestSeconds;
+    log(`backlog of ${backlog} events ingested in ${ingestSeconds.toFixed(1)} s (${ingestRate.toFixed(0)} events/s, non-2xx ${ingest.reduce((n, r) => n + r.non2xx, 0)})`);
+
+    const workerStarted = Date.now();
+    worker = await startService('integration-worker', { env });
+    running.push(worker);
+    await settle(600000);
+    const [drain] = await sql<{ first: Date; last: Date; processed: number }>(
+      "SELECT min(processed_at) AS first, max(processed_at) AS last, count(*)::int AS processed FROM webhook_events WHERE received_at >= $1 AND status = 'processed'",
+      [backlogSince],
+    );
+    const drainSeconds = (new Date(drain!.last).getTime() - new Date(drain!.first).getTime()) / 1000;
+    const drainRate = drain!.processed / drainSeconds;
+    const withStartSeconds = (new Date(drain!.last).getTime() - workerStarted) / 1000;
+    report.addValue({ name: 'backlog ingest rate (batches of 500)', value: ingestRate, unit: 'events/s', note: `${backlog} events in ${ingestSeconds.toFixed(1)} s` });
+    report.addValue({
+      name: 'backlog drain rate',
+      value: drainRate,
+      unit: 'events/s',
+      goal: `>= ${Math.round(max.rps)} (max single-event ingest)`,
+      met: drainRate >= max.rps,
+      note: `${drain!.processed} processed in ${drainSeconds.toFixed(1)} s (${withStartSeconds.toFixed(1)} s including worker start)`,
+    });
+    log(`drain: ${drain!.processed} events in ${drainSeconds.toFixed(1)} s = ${drainRate.toFixed(0)} events/s`);
+    report.setRss(Object.fromEntries(running.map((s) => [s.name, s.peakRssMb()])));
+    const files = report.write();
+    process.stdout.write(`${report.markdown()}\nwritten: ${files.markdown}\n`);
+  } finally {
+    await Promise.all(running.map((s) => s.stop()));
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});
