@@ -36,6 +36,12 @@ describe('retry ladder and dead letters', () => {
       expect(waits[0]).toBeGreaterThanOrEqual(190);
       expect(waits[1]).toBeGreaterThanOrEqual(390);
       expect(waits[1]).toBeGreaterThan(waits[0]);
+      const metrics = await worker.runtime.metrics.registry.metrics();
+      expect(metrics).toMatch(/integration_events_retried_total\{service="user_service"[^}]*\} 2/);
+      expect(metrics).toMatch(/integration_events_processed_total\{service="user_service",outcome="processed"[^}]*\} 1/);
+      expect(metrics).toMatch(/integration_event_processing_seconds_count\{service="user_service"[^}]*\} 3/);
+      expect(metrics).toMatch(/integration_circuit_state\{service="user_service"[^}]*\} 0/);
+      expect(metrics).toMatch(new RegExp(`integration_queue_depth\\{queue="${config.RABBITMQ_NAME_PREFIX.replace(/\./g, '\\.')}integration\\.user_service"[^}]*\\} 0`));
     } finally {
       await worker.stop();
       await producer.close();
