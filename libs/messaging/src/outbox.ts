@@ -17,13 +17,54 @@ const MARK_PUBLISHED_SQL = `
          updated_at = now()
    WHERE id = ANY($1::uuid[]) AND published_at IS NULL`;
 
-/** Marks confirmed events published (and `queued` unless the worker already moved them on). */
+/**
+ * Marks confirmed events published (and `queued` unless the worker already moved them on). The mark commits without
+ * waiting for its WAL flush (`synchronous_commit = off`): losing it in a crash only means the relay publishes those
+ * events once more (delivery is at-least-once and consumers are idempotent), while the events themselves were
+ * committed durably before they were published.
+ */
 export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
   if (!ids.length) return;
-  const run = (transaction: Transaction) => db.sequelize.query(MARK_PUBLISHED_SQL, { bind: [ids], transaction });
+  const run = async (transaction: Transaction) => {
+    await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction });
+    await db.sequelize.query(MARK_PUBLISHED_SQL, { bind: [ids], transaction });
+  };
   // Cross-organization by nature: one confirm group holds events of many organizations.
   if (tx) await run(tx);
   else await db.asSystem('outbox: mark published', run);
+}
+
+/**
+ * Coalesces the marks of many confirm groups into few UPDATEs: one runs at a time, and whatever was confirmed
+ * meanwhile goes into the next. `mark` resolves once its ids are marked.
+ */
+export class PublishedMarker {
+  private pending: { ids: string[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private running = false;
+
+  constructor(private readonly db: Database) {}
+
+  mark(ids: string[]): Promise<void> {
+    if (!ids.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ ids, resolve, reject });
+      if (!this.running) void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, this.pending.length);
+      try {
+        await markPublished(this.db, batch.flatMap((b) => b.ids));
+        batch.forEach((b) => b.resolve());
+      } catch (err) {
+        batch.forEach((b) => b.reject(err));
+      }
+    }
+    this.running = false;
+  }
 }
 
 /** Events committed but not confirmed (the outbox backlog). */

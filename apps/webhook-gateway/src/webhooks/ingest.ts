@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { IntegrationService } from '@saas/contracts';
 import type { Database } from '@saas/db';
 import { ServiceUnavailableError } from '@saas/http';
-import { markPublished, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
+import { PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
 import type { WebhookMetrics } from './metrics';
 
 /** One validated event of a known, active organization, ready to be stored. */
@@ -82,8 +82,11 @@ export class IngestPipeline {
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerDone = false;
   private readonly background = new Set<Promise<unknown>>();
+  private readonly marker: PublishedMarker;
 
-  constructor(private readonly options: IngestPipelineOptions) {}
+  constructor(private readonly options: IngestPipelineOptions) {
+    this.marker = new PublishedMarker(options.db);
+  }
 
   submit(items: IngestItem[]): Promise<IngestResult[]> {
     if (!items.length) return Promise.resolve([]);
@@ -196,7 +199,7 @@ export class IngestPipeline {
       db.sequelize.query<PublishableEvent & { inserted: boolean }>(INSERT_SQL, { bind: columns, type: QueryTypes.SELECT, transaction }),
     );
     metrics.groupSize.observe(ordered.length);
-    this.options.logger.debug({ events: ordered.length, requests: group.length, ms: performance.now() - started }, 'webhook group committed');
+    metrics.commitLatency.observe((performance.now() - started) / 1000);
 
     const inserted = new Set(stored.filter((r) => r.inserted).map((r) => keyOf({ orgId: r.org_id, service: r.service, eventId: r.event_id })));
     const results = group.map(({ items }) =>
@@ -213,7 +216,7 @@ export class IngestPipeline {
 
   /** After the commit, off the request path: publish the new events together, then mark the confirmed ones. */
   private publish(events: PublishableEvent[]): void {
-    const { broker, db, logger, metrics, publishTimeoutMs } = this.options;
+    const { broker, logger, metrics, publishTimeoutMs } = this.options;
     // While disconnected the channel would only buffer in memory: leave the events to the outbox relay instead.
     if (!events.length || !broker.isConnected()) return;
     const task = (async () => {
@@ -222,7 +225,7 @@ export class IngestPipeline {
         metrics.publishFailures.inc(outcome.failed.length);
         logger.warn({ failed: outcome.failed.length, err: outcome.failed[0].error.message }, 'publish not confirmed; left to the outbox relay');
       }
-      await markPublished(db, outcome.confirmed);
+      await this.marker.mark(outcome.confirmed);
       metrics.published.inc({ path: 'direct' }, outcome.confirmed.length);
     })().catch((err) => logger.warn({ err }, 'marking published events failed; the outbox relay will republish them'));
     this.background.add(task);

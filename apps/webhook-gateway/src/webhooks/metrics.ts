@@ -28,6 +28,12 @@ export function createWebhookMetrics(registry: Registry) {
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers: [registry],
     }),
+    commitLatency: new Histogram({
+      name: 'webhook_ingest_commit_duration_seconds',
+      help: 'Duration of one grouped insert transaction',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
     published: new Counter({
       name: 'webhook_outbox_published_total',
       help: 'Events confirmed by the broker, by path (direct after commit, or relay)',

@@ -1,0 +1,127 @@
+// bench/webhooks: signed webhook ingest, single events and 100-event batches, against webhook-gateway directly and
+// through api-gateway, beside — in the same run, interleaved — a naive reference on the same stack (per request:
+// parse → INSERT → publish → await confirm → 202) and a bare Express endpoint. autocannon runs in its own process.
+//
+//   node -r ./libs/testing/src/register-ts.cjs bench/webhooks/run.ts
+//
+// BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_SINGLE_CONNECTIONS (32),
+// BENCH_BATCH_CONNECTIONS (8), plus bench/lib's variables (BENCH_FROM_SOURCE, BENCH_SKIP_BUILD, BENCH_LOG_LEVEL).
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { Database, Organization } from '@saas/db';
+import { topologyNames, SERVICES } from '@saas/messaging';
+import { BenchReport, createBenchWorld, freePort, peakRssMb, runLoad, startService, waitReady, webhookSecret, WORKSPACE, type ServiceProcess } from '../lib';
+import type { WebhookLoadArgs } from '../lib/webhook-requests';
+
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
+const SINGLE_CONNECTIONS = Number(process.env['BENCH_SINGLE_CONNECTIONS'] ?? 32);
+const BATCH_CONNECTIONS = Number(process.env['BENCH_BATCH_CONNECTIONS'] ?? 8);
+const BATCH = 100;
+
+/** Runs a bench-only server (TypeScript, from source) as its own process on a free port, once its /readyz answers. */
+async function startScript(name: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const logFile = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID']}`, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(__dirname, `${name}.ts`)], {
+    cwd: WORKSPACE,
+    env: { ...env, BENCH_PORT: String(port) },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, 60000, () => child.exitCode === null);
+  return {
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });
+  const env = world.env;
+  const stopping: (() => Promise<void>)[] = [];
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const broker = await amqp.connect(env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672');
+  try {
+    const org = await db.asSystem('bench fixture', (transaction) => Organization.create({ name: 'Bench Org', slug: `bench-${world.runId}` }, { transaction }));
+
+    const webhooks: ServiceProcess = await startService('webhook-gateway', { env });
+    stopping.push(() => webhooks.stop());
+    // api-gateway checks every upstream's /readyz; only /webhooks is exercised, so the others point at webhook-gateway too.
+    const gateway = await startService('api-gateway', {
+      env: { ...env, WEBHOOK_GATEWAY_URL: webhooks.url, IDENTITY_SERVICE_URL: webhooks.url, INTEGRATION_WORKER_URL: webhooks.url },
+    });
+    stopping.push(() => gateway.stop());
+    const naive = await startScript('naive-server', env);
+    stopping.push(() => naive.stop());
+    const bare = await startScript('bare-server', env);
+    stopping.push(() => bare.stop());
+
+    // Nothing consumes in this bench: empty the run's queues after each scenario so RabbitMQ (shared) stays small.
+    const names = topologyNames({ prefix: env['RABBITMQ_NAME_PREFIX'] ?? '', maxRetries: 0, backoffBase: 1 });
+    const channel = await broker.createChannel();
+    const purge = async () => {
+      for (const service of SERVICES) await channel.purgeQueue(names.serviceQueue(service));
+    };
+
+    const load = (url: string, batch: number) => async () => {
+      const args: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug, batch };
+      const result = await runLoad({
+        url,
+        duration: DURATION,
+        connections: batch ? BATCH_CONNECTIONS : SINGLE_CONNECTIONS,
+        requests: { module: 'bench/lib/webhook-requests.ts', args },
+      });
+      await purge();
+      return result;
+    };
+
+    const report = new BenchReport('webhooks', {
+      duration_s: DURATION,
+      single_connections: SINGLE_CONNECTIONS,
+      batch_connections: BATCH_CONNECTIONS,
+      batch_events: BATCH,
+      linger_ms: env['INGEST_LINGER_MS'] ?? 'default',
+    });
+    await report.measure([
+      { name: 'bare single', run: load(bare.url, 0), note: 'express.json + 202' },
+      { name: 'naive single', run: load(naive.url, 0), note: 'per request: INSERT, publish, await confirm' },
+      { name: 'gateway single', run: load(webhooks.url, 0), note: 'webhook-gateway direct' },
+      { name: 'gateway single via api-gateway', run: load(gateway.url, 0), note: 'through api-gateway' },
+      { name: 'bare batch', run: load(bare.url, BATCH), note: `${BATCH} events per request` },
+      { name: 'naive batch', run: load(naive.url, BATCH), note: `${BATCH} events: one INSERT, publish all, await confirms` },
+      { name: 'gateway batch', run: load(webhooks.url, BATCH), note: 'webhook-gateway direct' },
+      { name: 'gateway batch via api-gateway', run: load(gateway.url, BATCH), note: 'through api-gateway' },
+    ]);
+    report.ratio('single: gateway vs naive', 'gateway single', 'naive single', 2);
+    report.ratio('single: gateway via api-gateway vs naive', 'gateway single via api-gateway', 'naive single');
+    report.ratio('single p50: gateway vs naive', 'gateway single', 'naive single', undefined, 'p50');
+    report.ratio('single p99: gateway vs naive', 'gateway single', 'naive single', undefined, 'p99');
+    report.ratio('batch: gateway vs naive', 'gateway batch', 'naive batch', 1);
+    report.ratio('batch: gateway via api-gateway vs naive', 'gateway batch via api-gateway', 'naive batch');
+    report.ratio('batch p99: gateway vs naive', 'gateway batch', 'naive batch', undefined, 'p99');
+    report.ratio('single: gateway vs bare', 'gateway single', 'bare single');
+    report.setRss({ 'webhook-gateway': webhooks.peakRssMb(), 'api-gateway': gateway.peakRssMb(), 'naive-server': peakRssMb(naive.pid) });
+    const written = report.write();
+    process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);
+  } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+    await broker.close().catch(() => undefined);
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/webhooks failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
