@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Sequelize } from 'sequelize';
 import request from 'supertest';
 import { createTokenSigner } from '@saas/auth';
@@ -24,6 +26,11 @@ export interface IdentityHarness {
 export async function startIdentity(overrides: Record<string, string | number | boolean> = {}): Promise<IdentityHarness> {
   const config = testConfig<IdentityServiceConfig>('identity-service', overrides);
   const runtime = createRuntime({ service: 'identity-service', config });
+  // Like a readiness-gated deployment: traffic starts once Redis is connected (it has no offline queue). A Redis that
+  // never comes (an outage test) is waited for briefly.
+  if (runtime.redis.status !== 'ready') await Promise.race([once(runtime.redis, 'ready').catch(() => undefined), delay(1000)]);
+  // Closing while the broker channel is still declaring its topology crashes the process (libs/messaging): let it finish.
+  await runtime.broker.channel.waitForConnect();
   const server = await startApp(buildIdentityApp(runtime), runtime.close);
   const signer = createTokenSigner(config);
   return {
