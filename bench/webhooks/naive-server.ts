@@ -58,7 +58,7 @@ for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [WebhookE
               rows.map((r) => r.check.event.event_id),
               rows.map((r) => r.check.event.event_type),
               rows.map((r) => r.check.timestamp.toISOString()),
-              rows.map((r) => JSON.stringify(r.check.event)),
+              rows.map((r) => r.check.json),
               rows.map(() => String(req.id)),
             ],
             type: QueryTypes.SELECT,

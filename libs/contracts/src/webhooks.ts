@@ -215,7 +215,7 @@ export interface EventFieldError {
 }
 
 export type EventCheck =
-  | { ok: true; event: WebhookEventPayload; timestamp: Date }
+  | { ok: true; event: WebhookEventPayload; timestamp: Date; /** The event as JSON, as it will be stored. */ json: string }
   | { ok: false; eventId: string | null; code: RejectionCode; errors: EventFieldError[] };
 
 const JOI_OPTIONS = { abortEarly: false, convert: true, errors: { wrap: { label: false as const } } };
@@ -252,10 +252,11 @@ export function checkWebhookEvent(service: IntegrationService, candidate: unknow
   }
   const data = EVENT_DATA_SCHEMAS[event.event_type as WebhookEventType].validate(event.data, JOI_OPTIONS);
   if (data.error) return reject('invalid_event', fieldErrors(data.error.details, ['data'], 'invalid_event'));
-  if (ESCAPED_NUL.test(JSON.stringify(event))) {
+  const json = JSON.stringify(event);
+  if (ESCAPED_NUL.test(json)) {
     return reject('invalid_event', [{ path: '', message: 'strings must not contain the NUL character (\\u0000)', code: 'invalid_event' }]);
   }
-  return { ok: true, event: event as WebhookEventPayload, timestamp: envelope.value.timestamp as Date };
+  return { ok: true, event: event as WebhookEventPayload, timestamp: envelope.value.timestamp as Date, json };
 }
 
 export type EventResult = 'accepted' | 'duplicate' | 'rejected';

@@ -36,9 +36,9 @@ export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>)
       metrics,
       lingerMs: config.INGEST_LINGER_MS,
       maxGroupEvents: config.INGEST_MAX_BATCH_EVENTS,
-      // Few groups at a time: whatever arrives while they commit forms the next, larger group, so the database does
-      // less work per event exactly when it is slow. The rest of the pool serves lookups, marks, relay and reads.
-      maxInFlight: Math.max(1, Math.min(2, config.DATABASE_POOL_MAX - 2)),
+      // A bounded number of groups at a time: whatever arrives while they commit forms the next, larger group. Two
+      // connections stay free for organization lookups, published marks, the relay and the integration reads.
+      maxInFlight: Math.max(1, Math.min(8, config.DATABASE_POOL_MAX - 2)),
       publishTimeoutMs,
     }),
     relay: new OutboxRelay({

@@ -14,7 +14,8 @@ export interface IngestItem {
   eventId: string;
   eventType: string;
   timestamp: Date;
-  payload: unknown;
+  /** The event as received (unknown fields included), serialized. */
+  payloadJson: string;
   requestId: string;
 }
 
@@ -188,7 +189,7 @@ export class IngestPipeline {
       columns[2].push(item.eventId);
       columns[3].push(item.eventType);
       columns[4].push(item.timestamp.toISOString());
-      columns[5].push(JSON.stringify(item.payload));
+      columns[5].push(item.payloadJson);
       columns[6].push(item.requestId);
       columns[7].push(dups);
     }

@@ -246,6 +246,17 @@ describe('metrics', () => {
   });
 });
 
+describe('documentation', () => {
+  it('when the OpenAPI document is read, then it describes the three webhook endpoints with their signature headers', async () => {
+    const doc = (await (await fetch(`${url()}/openapi.json`)).json()) as { paths: Record<string, { post?: { parameters?: { name: string }[]; responses: Record<string, unknown> } }> };
+    for (const endpoint of ['user-service', 'payment-service', 'communication-service']) {
+      const post = doc.paths[`/webhooks/${endpoint}`]?.post;
+      expect(post?.parameters?.map((p) => p.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+      expect(Object.keys(post?.responses ?? {})).toEqual(expect.arrayContaining(['202', '401', '413', '415', '422', '429', '503']));
+    }
+  });
+});
+
 describe('database unavailable', () => {
   it('when the database is unreachable, then a webhook is answered 503 with Retry-After', async () => {
     const down = await startGateway({ DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none' });

@@ -95,7 +95,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
         }
         items.push({
           index,
-          item: { orgId: org.id, service, eventId: event.event_id, eventType: event.event_type, timestamp: check.timestamp, payload: event, requestId },
+          item: { orgId: org.id, service, eventId: event.event_id, eventType: event.event_type, timestamp: check.timestamp, payloadJson: check.json, requestId },
         });
       });
       if (items.length) {
