@@ -17,6 +17,7 @@ import {
 } from '@saas/messaging';
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
+import type { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
 
@@ -29,6 +30,8 @@ export interface ProcessorDeps {
   policy: RetryPolicy;
   breakers: ServiceBreakers;
   metrics: WorkerMetrics;
+  /** Applies syncs of one organization in shared transactions (see GroupCommitter). */
+  committer: GroupCommitter;
   logger: Logger;
   /** After a commit that revoked tokens: drop the users' cached token state. */
   onTokensRevoked: (userIds: string[]) => Promise<void>;
@@ -113,7 +116,7 @@ export class EventProcessor {
 
     let result: SyncResult | 'already_finished';
     try {
-      result = await this.deps.db.forOrg(body.org_id, (tx) => this.apply(tx, delivery));
+      result = await this.deps.committer.submit(body.org_id, (tx) => this.apply(tx, delivery));
     } catch (err) {
       return this.fail(delivery, err);
     }

@@ -12,8 +12,12 @@ import {
 import type { ServiceRuntime } from '@saas/runtime';
 import { ServiceBreakers } from './breakers';
 import { CIRCUIT_STATE_VALUE, createWorkerMetrics } from './metrics';
+import { GroupCommitter } from './group-commit';
 import { EventProcessor } from './processor';
 import { SimulatedProvider, type ProviderAdapter } from './providers';
+
+/** Syncs of one organization committed together at most (see GroupCommitter). */
+const GROUP_COMMIT_MAX = 100;
 
 /** How often each worker re-announces its circuits (reports expire when a worker disappears). */
 const CIRCUIT_REPORT_INTERVAL_MS = 10_000;
@@ -66,6 +70,7 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     policy: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
     breakers,
     metrics,
+    committer: new GroupCommitter(runtime.db, GROUP_COMMIT_MAX),
     logger,
     onTokensRevoked: async (userIds) => {
       for (const userId of userIds) await invalidateTokenState(redis, config.REDIS_KEY_PREFIX, userId);
