@@ -1,60 +1,29 @@
-import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import request from 'supertest';
-import { Webhook } from 'standardwebhooks';
-import type { ApiGatewayConfig, IdentityServiceConfig, ServiceConfig, WebhookGatewayConfig } from '@saas/config';
-import { createLogger, createMetrics } from '@saas/http';
-import { createRuntime, type ServiceRuntime } from '@saas/runtime';
-import { createOrg, createUser, DEFAULT_TEST_PASSWORD, startApp, testConfig, unique, type StartedApp } from '@saas/testing';
-// The apps under test expose no library; the contract test assembles them from their sources, as their own tests do.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildGatewayApp } from '../../../apps/api-gateway/src/app';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildIdentityApp } from '../../../apps/identity-service/src/app';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildWebhookApp } from '../../../apps/webhook-gateway/src/app';
+import { createOrg, createUser, DEFAULT_TEST_PASSWORD, unique } from '@saas/testing';
 import { documentedRoutes, registeredRoutes, ResponseChecker } from './support/openapi-check';
 import { formatErrors, openApiValidator } from './support/schemas';
-
-async function withRedisReady<C extends ServiceConfig>(runtime: ServiceRuntime<C>): Promise<ServiceRuntime<C>> {
-  if (runtime.redis.status !== 'ready') await Promise.race([once(runtime.redis, 'ready'), delay(2000)]);
-  return runtime;
-}
+import { signedUserCreated, startStack, type Stack } from './support/stack';
 
 describe('the public API and its OpenAPI document', () => {
-  let identityRuntime: ServiceRuntime<IdentityServiceConfig>;
-  let webhookRuntime: ServiceRuntime<WebhookGatewayConfig>;
-  const apps: { name: string; express: ReturnType<typeof buildIdentityApp>; server?: StartedApp }[] = [];
-  let gateway: StartedApp;
+  let stack: Stack;
+  let gateway: Stack['gateway'];
+  const services = () => [stack.identity.app, stack.webhooks.app];
 
   beforeAll(async () => {
-    identityRuntime = await withRedisReady(createRuntime({ service: 'identity-service', config: testConfig<IdentityServiceConfig>('identity-service') }));
-    webhookRuntime = await withRedisReady(createRuntime({ service: 'webhook-gateway', config: testConfig<WebhookGatewayConfig>('webhook-gateway') }));
-    // Closing a runtime while its channel is still being set up emits 'error' on the channel.
-    webhookRuntime.broker.channel.on('error', () => undefined);
-    identityRuntime.broker.channel.on('error', () => undefined);
-    apps.push({ name: 'identity-service', express: buildIdentityApp(identityRuntime) }, { name: 'webhook-gateway', express: buildWebhookApp(webhookRuntime) });
-    apps[0].server = await startApp(apps[0].express, identityRuntime.close);
-    apps[1].server = await startApp(apps[1].express, webhookRuntime.close);
-    const config = testConfig<ApiGatewayConfig>('api-gateway', {
-      IDENTITY_SERVICE_URL: apps[0].server.url,
-      WEBHOOK_GATEWAY_URL: apps[1].server.url,
-      INTEGRATION_WORKER_URL: apps[1].server.url,
-    });
-    gateway = await startApp(buildGatewayApp({ config, logger: createLogger('api-gateway', 'silent'), metrics: createMetrics('api-gateway') }));
+    stack = await startStack();
+    gateway = stack.gateway;
   });
 
   afterAll(async () => {
-    await gateway?.close();
-    for (const app of apps) await app.server?.close();
+    await stack?.close();
   });
 
   it.each(['identity-service', 'webhook-gateway'])(
     'when %s\'s registered routes are compared with its own OpenAPI document, then every route is documented with its method and nothing else is',
     async (name) => {
-      const app = apps.find((a) => a.name === name)!;
-      const doc = (await request(app.server!.url).get('/openapi.json')).body;
+      const app = services().find((a) => a.name === name)!;
+      const doc = (await request(app.server.url).get('/openapi.json')).body;
       expect(registeredRoutes(app.express).sort()).toEqual(documentedRoutes(doc).sort());
     },
   );
@@ -63,7 +32,7 @@ describe('the public API and its OpenAPI document', () => {
     const merged = (await request(gateway.url).get('/openapi.json')).body;
     const validate = openApiValidator();
     expect(validate(merged) ? '' : formatErrors(validate.errors)).toBe('');
-    const serviceOps = (await Promise.all(apps.map(async (a) => documentedRoutes((await request(a.server!.url).get('/openapi.json')).body)))).flat();
+    const serviceOps = (await Promise.all(services().map(async (a) => documentedRoutes((await request(a.server.url).get('/openapi.json')).body)))).flat();
     expect(documentedRoutes(merged).sort()).toEqual(serviceOps.sort());
   });
 
@@ -96,7 +65,7 @@ describe('the public API and its OpenAPI document', () => {
       return body;
     }
 
-    const superadmin = await createUser(identityRuntime.db, { role: 'superadmin' });
+    const superadmin = await createUser(stack.identity.db, { role: 'superadmin' });
     const { access_token: token } = await call('post', '/users/login', 200, { body: { email: superadmin.email, password: DEFAULT_TEST_PASSWORD } });
     // Swagger UI's "Authorize" (OAuth2 password flow) posts exactly this form.
     await call('post', '/users/login', 200, { form: { grant_type: 'password', username: superadmin.email, password: DEFAULT_TEST_PASSWORD, scope: '' } });
@@ -125,21 +94,8 @@ describe('the public API and its OpenAPI document', () => {
     await call('get', `/audit-logs/verify?org_id=${org.id}`, 200, { token });
     await call('get', '/.well-known/jwks.json', 200);
 
-    const tenant = await createOrg(webhookRuntime.db);
-    const secret = webhookRuntime.config.WEBHOOK_SECRET_USER_SERVICE.split(' ')[0];
-    const event = {
-      event_id: unique('evt'),
-      event_type: 'user.created',
-      timestamp: new Date().toISOString(),
-      organization_id: tenant.slug,
-      metadata: { source: 'user-service', version: '1.0' },
-      data: { user_id: unique('hr'), email: `${unique('hr')}@example.test`, first_name: 'Grace' },
-    };
-    const payload = JSON.stringify(event);
-    const id = unique('msg');
-    const signature = new Webhook(secret).sign(id, new Date(), payload);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signed = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
+    const tenant = await createOrg(stack.webhooks.db);
+    const { body: payload, headers: signed } = signedUserCreated(stack.webhooks.config, tenant.slug);
     const received = await http.post('/webhooks/user-service').set(signed).send(payload);
     if (received.status !== 202) unexpected.push(`POST /webhooks/user-service: expected 202, got ${received.status} ${received.text}`);
     checker.check('post', '/webhooks/user-service', received.status, received.headers['content-type'], received.body);
