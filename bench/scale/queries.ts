@@ -1,0 +1,168 @@
+import { Client } from 'pg';
+import { percentile } from '../lib';
+
+/**
+ * The SQL the four list/status endpoints need at scale, run as the services role under row-level security
+ * (inside a transaction with the org context, as Database.forOrg/asSystem set it). Used to see plans and to
+ * measure what an endpoint costs in the database before (and beside) measuring it over HTTP.
+ */
+export interface QueryCase {
+  name: string;
+  endpoint: string;
+  /** null: superadmin across organizations (asSystem). */
+  orgId: string | null;
+  sql: string;
+  params: unknown[];
+}
+
+const USER_COLUMNS = 'id, org_id, email, first_name, last_name, role, status, department, title, external_id, created_at, updated_at';
+const EVENT_COLUMNS = 'id, org_id, service, event_id, event_type, status, attempts, last_error, duplicate_count, received_at, processed_at';
+const AUDIT_COLUMNS = 'id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash, seq';
+
+const orgFilter = (orgId: string | null, n = 1) => (orgId ? `org_id = $${n}` : 'true');
+
+function statusSql(orgId: string | null): string {
+  const org = orgFilter(orgId);
+  return `
+    SELECT s.service, w.processed, w.retried, w.failed, ls.processed_at AS last_success, ls.event_id AS last_event_id,
+           lf.updated_at AS last_failure, lf.last_error, l3.outcomes, pend.n AS pending
+    FROM unnest(ARRAY['user_service', 'payment_service', 'communication_service']) AS s(service)
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE status = 'processed') AS processed, count(*) FILTER (WHERE attempts > 1) AS retried,
+             count(*) FILTER (WHERE status = 'failed') AS failed
+      FROM webhook_events WHERE ${org} AND service = s.service AND received_at >= now() - interval '900 seconds') w
+    LEFT JOIN LATERAL (
+      SELECT processed_at, event_id FROM webhook_events WHERE ${org} AND service = s.service AND status = 'processed'
+      ORDER BY received_at DESC LIMIT 1) ls ON true
+    LEFT JOIN LATERAL (
+      SELECT updated_at, last_error FROM webhook_events WHERE ${org} AND service = s.service AND status = 'failed'
+      ORDER BY received_at DESC LIMIT 1) lf ON true
+    LEFT JOIN LATERAL (
+      SELECT array_agg(status) AS outcomes FROM (
+        SELECT status FROM webhook_events WHERE ${org} AND service = s.service AND status IN ('processed', 'failed')
+        ORDER BY received_at DESC LIMIT 3) t) l3 ON true
+    LEFT JOIN LATERAL (
+      SELECT count(*) AS n FROM webhook_events WHERE ${org} AND service = s.service AND status IN ('received', 'queued', 'retrying')) pend ON true`;
+}
+
+/** The cases for one tenant (or, with null, for a superadmin across all tenants). */
+export function queryCases(label: string, orgId: string | null): QueryCase[] {
+  const p = orgId ? [orgId] : [];
+  const n = p.length + 1;
+  const org = orgFilter(orgId);
+  const since = new Date(Date.now() - 3 * 86400_000).toISOString();
+  const until = new Date(Date.now() - 2 * 86400_000).toISOString();
+  return [
+    { name: `users ${label}`, endpoint: 'GET /users', orgId, sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} ORDER BY created_at, id LIMIT 51`, params: p },
+    {
+      name: `users ?status=active&role=admin ${label}`,
+      endpoint: 'GET /users',
+      orgId,
+      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND status = 'active' AND role = 'admin' ORDER BY created_at, id LIMIT 51`,
+      params: p,
+    },
+    {
+      name: `users ?q= ${label}`,
+      endpoint: 'GET /users',
+      orgId,
+      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND (lower(email) LIKE $${n} OR lower(first_name) LIKE $${n} OR lower(last_name) LIKE $${n})
+            ORDER BY created_at, id LIMIT 51`,
+      params: [...p, '%last12%'],
+    },
+    { name: `audit-logs ${label}`, endpoint: 'GET /audit-logs', orgId, sql: `SELECT ${AUDIT_COLUMNS} FROM audit_logs WHERE ${org} ORDER BY seq DESC LIMIT 51`, params: p },
+    {
+      name: `audit-logs ?action= ${label}`,
+      endpoint: 'GET /audit-logs',
+      orgId,
+      sql: `SELECT ${AUDIT_COLUMNS} FROM audit_logs WHERE ${org} AND action = $${n} ORDER BY seq DESC LIMIT 51`,
+      params: [...p, 'org.updated'],
+    },
+    {
+      name: `audit-logs ?since&until ${label}`,
+      endpoint: 'GET /audit-logs',
+      orgId,
+      sql: `SELECT ${AUDIT_COLUMNS} FROM audit_logs WHERE ${org} AND created_at >= $${n} AND created_at < $${n + 1} ORDER BY seq DESC LIMIT 51`,
+      params: [...p, since, until],
+    },
+    {
+      name: `integrations/events ${label}`,
+      endpoint: 'GET /integrations/events',
+      orgId,
+      sql: `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE ${org} ORDER BY received_at DESC, id DESC LIMIT 51`,
+      params: p,
+    },
+    {
+      name: `integrations/events ?service&status=failed ${label}`,
+      endpoint: 'GET /integrations/events',
+      orgId,
+      sql: `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE ${org} AND service = 'payment_service' AND status = 'failed' ORDER BY received_at DESC, id DESC LIMIT 51`,
+      params: p,
+    },
+    {
+      name: `integrations/events ?event_type ${label}`,
+      endpoint: 'GET /integrations/events',
+      orgId,
+      sql: `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE ${org} AND event_type = 'message.delivered' ORDER BY received_at DESC, id DESC LIMIT 51`,
+      params: p,
+    },
+    { name: `integrations/status ${label}`, endpoint: 'GET /integrations/status', orgId, sql: statusSql(orgId), params: p },
+  ];
+}
+
+export interface QueryMeasurement {
+  name: string;
+  endpoint: string;
+  p50: number;
+  p99: number;
+  max: number;
+  runs: number;
+  /** The first lines of EXPLAIN (ANALYZE, BUFFERS). */
+  plan: string[];
+}
+
+async function inScope<T>(client: Client, orgId: string | null, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    if (orgId) await client.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", [orgId]);
+    else await client.query("SELECT set_config('app.scope', 'system', true)");
+    return await work();
+  } finally {
+    await client.query('COMMIT');
+  }
+}
+
+/**
+ * Runs each case up to `runs` times (after 2 warm-ups; fewer, at least 5, once a case has used `budgetMs`) as the
+ * services role; latency covers the whole scoped transaction, as an endpoint pays it.
+ */
+export async function measureQueries(serviceUrl: string, cases: QueryCase[], runs = 100, budgetMs = 5000): Promise<QueryMeasurement[]> {
+  const client = new Client({ connectionString: serviceUrl });
+  await client.connect();
+  const out: QueryMeasurement[] = [];
+  try {
+    for (const c of cases) {
+      const samples: number[] = [];
+      const caseStarted = Date.now();
+      for (let i = 0; i < runs + 2; i++) {
+        const started = process.hrtime.bigint();
+        await inScope(client, c.orgId, () => client.query(c.sql, c.params));
+        if (i >= 2) samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+        if (samples.length >= 5 && Date.now() - caseStarted > budgetMs) break;
+      }
+      const explained = await inScope(client, c.orgId, () => client.query(`EXPLAIN (ANALYZE, BUFFERS) ${c.sql}`, c.params));
+      const plan = explained.rows.map((r: Record<string, string>) => r['QUERY PLAN']!);
+      out.push({
+        name: c.name,
+        endpoint: c.endpoint,
+        p50: Math.round(percentile(samples, 50) * 100) / 100,
+        p99: Math.round(percentile(samples, 99) * 100) / 100,
+        max: Math.round(Math.max(...samples) * 100) / 100,
+        runs: samples.length,
+        plan,
+      });
+    }
+  } finally {
+    await client.end();
+  }
+  return out;
+}
