@@ -11,7 +11,7 @@ export function createWebhookMetrics(registry: Registry) {
     }),
     requests: new Counter({
       name: 'webhook_requests_total',
-      help: 'Webhook requests by service and outcome (received, unauthorized, invalid, unavailable, rate_limited)',
+      help: 'Webhook requests by service and outcome (received, unauthorized, invalid, rate_limited, unavailable, error)',
       labelNames: ['service', 'outcome'],
       registers: [registry],
     }),

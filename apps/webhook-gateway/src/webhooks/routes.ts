@@ -186,7 +186,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
           metrics.ingestLatency.observe({ service, kind: 'batch' }, (performance.now() - started) / 1000);
           count('received');
         } catch (err) {
-          count(err instanceof AppError && err.status === 503 ? 'unavailable' : 'invalid');
+          count(!(err instanceof AppError) ? 'error' : err.status === 503 ? 'unavailable' : 'invalid');
           throw err;
         }
       },
