@@ -94,7 +94,7 @@ export function openApiHandler(options: OpenApiAggregatorOptions): RequestHandle
       cache.set(upstream.name, { doc, at: Date.now() });
       return doc;
     } catch (err) {
-      options.logger.warn({ service: upstream.name, err: (err as Error).message }, 'OpenAPI document unavailable');
+      options.logger.warn({ upstream: upstream.name, err: (err as Error).message }, 'OpenAPI document unavailable');
       return cached?.doc;
     }
   }

@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SERVICES, topologyNames } from '@saas/messaging';
 import { definitionsOf } from './support/rabbit-definitions';
@@ -130,6 +132,30 @@ describe('deploy/Dockerfile', () => {
       for (const source of parts.slice(0, -1)) expect({ source, exists: existsSync(path.join(ROOT, source)) }).toEqual({ source, exists: true });
     }
   });
+
+  it('when only what the build stage copies is present, then nx builds every app\'s entry points', () => {
+    const build = stages.find((s) => s.name === 'build')!;
+    const sources = [...stages.find((s) => s.name === build.from)!.body, ...build.body]
+      .filter((i) => i.op === 'COPY' && !i.args.includes('--from='))
+      .flatMap((i) => i.args.split(/\s+/).filter((p) => !p.startsWith('--')).slice(0, -1));
+    const context = mkdtempSync(path.join(tmpdir(), 'docker-build-'));
+    try {
+      for (const source of sources) cpSync(path.join(ROOT, source), path.join(context, source), { recursive: true });
+      // The deps stage's `npm ci` result, without reinstalling it.
+      symlinkSync(path.join(ROOT, 'node_modules'), path.join(context, 'node_modules'));
+      const result = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects', APPS.join(','), '--skip-nx-cache', '--outputStyle=static'], {
+        cwd: context,
+        env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+        encoding: 'utf8',
+        timeout: 150000,
+      });
+      expect({ status: result.status, output: result.status === 0 ? '' : `${result.stdout}${result.stderr}`.slice(-3000) }).toEqual({ status: 0, output: '' });
+      for (const app of APPS) expect(existsSync(path.join(context, buildOutput(app, 'main')))).toBe(true);
+      expect(existsSync(path.join(context, buildOutput('identity-service', 'migrate')))).toBe(true);
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+  }, 180000);
 
   it('when the CMD starts the app, then node is exec\'d so SIGTERM reaches it', () => {
     const cmd = runtime.body.filter((i) => i.op === 'CMD').pop();
