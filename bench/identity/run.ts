@@ -1,0 +1,134 @@
+// bench/identity: POST /users/login and GET /users/me through api-gateway (and identity-service direct), beside a
+// bare Express GET /users/me, in the same run, interleaved. autocannon runs in its own process (bench/lib runLoad).
+//
+//   node -r ./libs/testing/src/register-ts.cjs bench/identity/run.ts
+//
+// BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (GET /users/me, 32),
+// BENCH_LOGIN_CONNECTIONS (8), BENCH_BCRYPT_COST (default 12, as production), plus bench/lib's variables.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcrypt';
+import { Database, Organization, User } from '@saas/db';
+import { BenchReport, createBenchWorld, freePort, peakRssMb, runLoad, startService, waitReady, WORKSPACE } from '../lib';
+import type { LoginLoadArgs } from './login-requests';
+
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const LOGIN_CONNECTIONS = Number(process.env['BENCH_LOGIN_CONNECTIONS'] ?? 8);
+const ACCOUNTS = 64;
+const PASSWORD = 'bench-password-1';
+
+/** The bare reference server, from source, as its own process on a free port. */
+async function startBare(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const logFile = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID']}`, 'identity-bare-server.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(__dirname, 'bare-server.ts')], {
+    cwd: WORKSPACE,
+    env: { ...env, BENCH_PORT: String(port) },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, 60000, () => child.exitCode === null);
+  return {
+    url,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** One organization with ACCOUNTS active users sharing one password (hashed once at the run's cost). */
+async function seedAccounts(db: Database, cost: number): Promise<string[]> {
+  const hash = await bcrypt.hash(PASSWORD, cost);
+  return db.asSystem('bench fixture', async (transaction) => {
+    const slug = `bench-${Date.now().toString(36)}`;
+    const org = await Organization.create({ name: `Bench ${slug}`, slug }, { transaction });
+    const rows = Array.from({ length: ACCOUNTS }, (_, i) => ({
+      org_id: org.id,
+      email: `user${i}@${slug}.test`,
+      password_hash: hash,
+      role: i === 0 ? 'admin' : 'user',
+      status: 'active',
+      first_name: 'Bench',
+      last_name: String(i),
+    }));
+    await User.bulkCreate(rows, { transaction });
+    return rows.map((r) => r.email);
+  });
+}
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld({
+    // the bench logs in far more often than people do; the throttle itself stays on (successes give their attempt back)
+    LOGIN_MAX_FAILURES_PER_IP: 100000,
+  });
+  const env = world.env;
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const stopping: (() => Promise<void>)[] = [];
+  try {
+    const emails = await seedAccounts(db, Number(env['BCRYPT_COST']));
+    const identity = await startService('identity-service', { env });
+    stopping.push(() => identity.stop());
+    // api-gateway's readiness asks every upstream; only identity-service takes part in this bench.
+    const gateway = await startService('api-gateway', {
+      env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
+    });
+    stopping.push(() => gateway.stop());
+    const bare = await startBare(env);
+    stopping.push(() => bare.stop());
+
+    const login = await fetch(`${gateway.url}/users/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: emails[1], password: PASSWORD }),
+    });
+    if (!login.ok) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+    const { access_token: token } = (await login.json()) as { access_token: string };
+    const authorization = { authorization: `Bearer ${token}` };
+
+    const me = (base: string, headers: Record<string, string> = {}) => () => runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
+    const logins = (base: string) => () =>
+      runLoad({
+        url: base,
+        duration: DURATION,
+        connections: LOGIN_CONNECTIONS,
+        requests: { module: 'bench/identity/login-requests.ts', args: { emails, password: PASSWORD } satisfies LoginLoadArgs },
+      });
+
+    const report = new BenchReport('identity', {
+      duration_s: DURATION,
+      connections: CONNECTIONS,
+      login_connections: LOGIN_CONNECTIONS,
+      bcrypt_cost: Number(env['BCRYPT_COST']),
+      accounts: ACCOUNTS,
+    });
+    await report.measure([
+      { name: 'bare GET /users/me', run: me(bare.url), note: 'express, fixed JSON' },
+      { name: 'GET /users/me via api-gateway', run: me(gateway.url, authorization), note: 'JWT verify, token state (Redis), profile (PostgreSQL, RLS)' },
+      { name: 'GET /users/me direct', run: me(identity.url, authorization), note: 'identity-service without the gateway hop' },
+      { name: 'POST /users/login via api-gateway', run: logins(gateway.url), note: `bcrypt cost ${env['BCRYPT_COST']}, ${ACCOUNTS} accounts` },
+    ]);
+    report.ratio('GET /users/me via api-gateway vs bare', 'GET /users/me via api-gateway', 'bare GET /users/me', 0.5);
+    report.ratio('GET /users/me direct vs bare', 'GET /users/me direct', 'bare GET /users/me');
+    report.ratio('GET /users/me p99: via api-gateway vs bare', 'GET /users/me via api-gateway', 'bare GET /users/me', undefined, 'p99');
+    report.setRss({ 'identity-service': identity.peakRssMb(), 'api-gateway': gateway.peakRssMb(), 'bare-server': peakRssMb(bare.pid) });
+    const written = report.write();
+    process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);
+  } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/identity failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
