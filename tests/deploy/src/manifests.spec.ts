@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { configSchemas } from '@saas/config';
 import { SERVICES, topologyNames } from '@saas/messaging';
 import { definitionsOf } from './support/rabbit-definitions';
 import { ROOT, composeValidator, formatErrors, k8sValidators, readText, yamlDocuments } from './support/schemas';
@@ -34,6 +35,25 @@ describe('docker-compose.yml', () => {
     for (const name of ['postgres', 'redis', 'rabbitmq']) expect(services[name].healthcheck?.test).toBeDefined();
     expect(services.rabbitmq.image).toMatch(/^rabbitmq:3\.\d+-management$/);
     expect(services.rabbitmq.ports.some((p: string) => String(p).endsWith(':15672'))).toBe(true);
+  });
+
+  it('when `npm start` runs on the host with its default URLs, then the compose backing services accept them as they are', () => {
+    const defaults = (schema: keyof typeof configSchemas, name: string) =>
+      new URL(String((configSchemas[schema].describe().keys as Record<string, { flags?: { default?: unknown } }>)[name].flags?.default));
+    const published = (service: string) => (services[service].ports as string[]).map(String);
+    const admin = defaults('migrate', 'DATABASE_ADMIN_URL');
+    expect(published('postgres')).toContain(`127.0.0.1:${admin.port}:5432`);
+    expect(admin.password).toBe('');
+    expect(services.postgres.environment.POSTGRES_HOST_AUTH_METHOD).toMatch(/^\$\{POSTGRES_HOST_AUTH_METHOD:-trust\}$/);
+    expect(services.postgres.environment.POSTGRES_DB).toBe(admin.pathname.slice(1));
+    const redis = defaults('identity-service', 'REDIS_URL');
+    expect(published('redis')).toContain(`127.0.0.1:${redis.port}:6379`);
+    const rabbit = defaults('identity-service', 'RABBITMQ_URL');
+    expect(published('rabbitmq')).toContain(`127.0.0.1:${rabbit.port}:5672`);
+    expect(services.rabbitmq.environment.RABBITMQ_DEFAULT_USER).toBe(`\${RABBITMQ_USER:-${rabbit.username}}`);
+    expect(services.rabbitmq.environment.RABBITMQ_DEFAULT_PASS).toBe(`\${RABBITMQ_PASSWORD:-${rabbit.password}}`);
+    // RabbitMQ refuses guest from outside the container unless loopback_users is emptied.
+    expect(services.rabbitmq.environment.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toContain('loopback_users []');
   });
 
   it('when the apps start, then the migrate step (the identity build\'s migrate entry) has completed and their dependencies are healthy', () => {
