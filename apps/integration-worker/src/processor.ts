@@ -17,6 +17,7 @@ import {
 } from '@saas/messaging';
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
+import type { EventLoader } from './event-loader';
 import type { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
@@ -30,6 +31,8 @@ export interface ProcessorDeps {
   policy: RetryPolicy;
   breakers: ServiceBreakers;
   metrics: WorkerMetrics;
+  /** Reads the events of deliveries in batches (see EventLoader). */
+  loader: EventLoader;
   /** Applies syncs of one organization in shared transactions (see GroupCommitter). */
   committer: GroupCommitter;
   logger: Logger;
@@ -94,7 +97,7 @@ export class EventProcessor {
 
     let event: WebhookEvent | null;
     try {
-      event = await this.deps.db.forOrg(body.org_id, (transaction) => WebhookEvent.findByPk(body.webhook_event_id, { transaction }));
+      event = await this.deps.loader.load(body.org_id, body.webhook_event_id);
     } catch (err) {
       return this.fail(delivery, err);
     }

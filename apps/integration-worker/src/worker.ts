@@ -12,11 +12,12 @@ import {
 import type { ServiceRuntime } from '@saas/runtime';
 import { ServiceBreakers } from './breakers';
 import { CIRCUIT_STATE_VALUE, createWorkerMetrics } from './metrics';
+import { EventLoader } from './event-loader';
 import { GroupCommitter } from './group-commit';
 import { EventProcessor } from './processor';
 import { SimulatedProvider, type ProviderAdapter } from './providers';
 
-/** Syncs of one organization committed together at most (see GroupCommitter). */
+/** Syncs of one organization committed (and events read) together at most (see GroupCommitter, EventLoader). */
 const GROUP_COMMIT_MAX = 100;
 
 /** How often each worker re-announces its circuits (reports expire when a worker disappears). */
@@ -70,6 +71,7 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     policy: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
     breakers,
     metrics,
+    loader: new EventLoader(runtime.db, GROUP_COMMIT_MAX),
     committer: new GroupCommitter(runtime.db, GROUP_COMMIT_MAX),
     logger,
     onTokensRevoked: async (userIds) => {

@@ -1,0 +1,48 @@
+import { WebhookEvent, type Database } from '@saas/db';
+
+interface Waiter {
+  resolve: (event: WebhookEvent | null) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Reads the webhook_events rows of incoming deliveries in batches: the ids of one organization that arrive while
+ * its previous read is running are fetched together by the next one (one short transaction instead of one each).
+ */
+export class EventLoader {
+  private readonly lanes = new Map<string, Map<string, Waiter[]>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly maxBatch: number,
+  ) {}
+
+  load(orgId: string, id: string): Promise<WebhookEvent | null> {
+    return new Promise((resolve, reject) => {
+      const lane = this.lanes.get(orgId);
+      const waiter = { resolve, reject };
+      if (lane) {
+        lane.set(id, [...(lane.get(id) ?? []), waiter]);
+        return;
+      }
+      const fresh = new Map([[id, [waiter]]]);
+      this.lanes.set(orgId, fresh);
+      void this.drain(orgId, fresh);
+    });
+  }
+
+  private async drain(orgId: string, lane: Map<string, Waiter[]>): Promise<void> {
+    while (lane.size) {
+      const batch = [...lane.entries()].slice(0, this.maxBatch);
+      for (const [id] of batch) lane.delete(id);
+      try {
+        const rows = await this.db.forOrg(orgId, (transaction) => WebhookEvent.findAll({ where: { id: batch.map(([id]) => id) }, transaction }));
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        for (const [id, waiters] of batch) for (const w of waiters) w.resolve(byId.get(id) ?? null);
+      } catch (error) {
+        for (const [, waiters] of batch) for (const w of waiters) w.reject(error);
+      }
+    }
+    this.lanes.delete(orgId);
+  }
+}
