@@ -48,6 +48,12 @@ describe('configuration documentation', () => {
     expect(Object.keys(template()).sort()).toEqual(names);
   });
 
+  it('when .env.template is read, then every variable has a comment of its own right above it', () => {
+    const lines = readText('.env.template').split('\n');
+    const uncommented = lines.filter((line, i) => /^[A-Z][A-Z0-9_]*=/.test(line) && !lines[i - 1]?.startsWith('#'));
+    expect(uncommented).toEqual([]);
+  });
+
   it('when a variable has a default, then the README shows that default', () => {
     const table = readmeTable();
     const wrong: string[] = [];
