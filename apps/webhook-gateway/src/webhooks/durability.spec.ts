@@ -2,7 +2,7 @@ import net from 'node:net';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, eventually } from '@saas/testing';
 import { webhookComponents } from './components';
-import { QueueWatcher, exampleEvent, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
+import { QueueWatcher, exampleEvent, freePort, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
 
 /** A TCP hop to the real RabbitMQ that the test opens and closes: "the broker" is down while it is closed. */
 class BrokerProxy {
@@ -12,11 +12,7 @@ class BrokerProxy {
   constructor(readonly port: number) {}
 
   static async onFreePort(): Promise<BrokerProxy> {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    return new BrokerProxy(port);
+    return new BrokerProxy(await freePort());
   }
 
   get url(): string {

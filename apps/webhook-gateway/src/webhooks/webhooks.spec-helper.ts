@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { Webhook } from 'standardwebhooks';
@@ -11,6 +12,15 @@ import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { startApp, testConfig, unique, type StartedApp } from '@saas/testing';
 import { buildWebhookApp } from '../app';
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '../../../../examples/webhooks');
 
@@ -91,7 +101,7 @@ export async function send(baseUrl: string, endpoint: WebhookEndpoint, payload: 
 
 export const endpointOf = (service: IntegrationService) => ENDPOINT_OF_SERVICE[service];
 
-export async function storedEvents(runtime: ServiceRuntime, eventIds: string[]) {
+export async function storedEvents(runtime: Pick<ServiceRuntime, 'db'>, eventIds: string[]) {
   return runtime.db.asSystem('test assertion', (transaction) =>
     runtime.db.sequelize.query<{ id: string; org_id: string; event_id: string; status: string; duplicate_count: number; published_at: Date | null; payload: Record<string, unknown> }>(
       'SELECT id, org_id, event_id, status, duplicate_count, published_at, payload FROM webhook_events WHERE event_id = ANY($1::text[])',
