@@ -91,7 +91,9 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     await consumers[service].resume();
   }
   const announce = () => Promise.all(SERVICES.map((service) => report(service, breakers.state(service))));
-  await announce();
+  // Redis may still be connecting (commands fail fast meanwhile): announce again as soon as it is ready.
+  redis.on('ready', () => void announce());
+  if (redis.status === 'ready') await announce();
   const heartbeat = setInterval(() => void announce(), CIRCUIT_REPORT_INTERVAL_MS);
   heartbeat.unref();
 
