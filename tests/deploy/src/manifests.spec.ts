@@ -232,6 +232,21 @@ describe('deploy/k8s', () => {
     for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) expect(d.spec.template.metadata.labels[k]).toBe(v);
   });
 
+  it('when our pods are admitted, then each meets the restricted Pod Security Standard', () => {
+    const pods = [...ofKind('Deployment'), ...ofKind('Job')].map((d) => ({ name: d.metadata.name, spec: d.spec.template.spec }));
+    for (const { name, spec } of pods) {
+      expect({ name, seccomp: spec.securityContext.seccompProfile?.type, nonRoot: spec.securityContext.runAsNonRoot }).toEqual({ name, seccomp: 'RuntimeDefault', nonRoot: true });
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        expect({ name, container: c.name, escalation: c.securityContext?.allowPrivilegeEscalation, drop: c.securityContext?.capabilities?.drop }).toEqual({
+          name,
+          container: c.name,
+          escalation: false,
+          drop: ['ALL'],
+        });
+      }
+    }
+  });
+
   it.each(APPS)('when %s has a Service and a PodDisruptionBudget, then both select its pods', (app) => {
     const labels = deployment(app).spec.template.metadata.labels;
     const service = ofKind('Service').find((s) => s.metadata.name === app)!;
