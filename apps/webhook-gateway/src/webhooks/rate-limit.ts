@@ -6,6 +6,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { TooManyRequestsError } from '@saas/http';
 
 const PERIODS = { second: 1, minute: 60, hour: 3600 } as const;
+const STORE_WARNING_INTERVAL_MS = 10000;
 
 export function periodMs(period: number | keyof typeof PERIODS): number {
   return (typeof period === 'number' ? period : PERIODS[period]) * 1000;
@@ -85,6 +86,7 @@ export interface WebhookRateLimitOptions {
  * addresses the trusted proxies (TRUST_PROXY, one hop: api-gateway) vouch for — never a header a client controls.
  */
 export function webhookRateLimit(options: WebhookRateLimitOptions): RequestHandler {
+  let lastWarning = 0;
   return rateLimit({
     windowMs: options.windowMs,
     limit: options.limit,
@@ -94,7 +96,11 @@ export function webhookRateLimit(options: WebhookRateLimitOptions): RequestHandl
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
     store: new FailOpenRedisStore(options.redis, options.prefix, (err) => {
       options.onStoreError();
-      options.logger.warn({ err: (err as Error).message }, 'rate limit store unavailable; failing open');
+      // Every request fails open while Redis is down: the counter has them all, the log one line per interval.
+      if (Date.now() - lastWarning > STORE_WARNING_INTERVAL_MS) {
+        lastWarning = Date.now();
+        options.logger.warn({ err: (err as Error).message }, 'rate limit store unavailable; failing open');
+      }
     }),
     logger: { warn: () => undefined, error: () => undefined },
     handler: (req, _res, next) => {
