@@ -42,6 +42,8 @@ export function docsRouter(): Router {
     if (!req.originalUrl.split('?')[0].endsWith('/')) return res.redirect(301, `${DOCS_PATH}/`);
     next();
   });
+  // swagger-ui-dist's own demo page and its initializer (which point at the public Petstore) are not served.
+  router.get(['/index.html', '/swagger-initializer.js'], (_req, res) => res.redirect(301, `${DOCS_PATH}/`));
   router.use(swaggerUi.serveFiles(undefined, options));
   router.get('/', swaggerUi.setup(null, options));
   return router;

@@ -222,6 +222,7 @@ describe('api-gateway', () => {
       const bundle = await request(gateway.url).get('/docs/swagger-ui-bundle.js');
       expect(bundle.status).toBe(200);
       expect(bundle.headers['content-type']).toContain('javascript');
+      for (const demo of ['/docs/index.html', '/docs/swagger-initializer.js']) expect((await request(gateway.url).get(demo)).headers['location']).toBe('/docs/');
     });
 
     it('when the Swagger UI page is served, then its CSP allows only the gateway\'s own scripts and does not force HTTPS', async () => {
