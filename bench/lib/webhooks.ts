@@ -57,7 +57,7 @@ export function sampleEvent(endpoint: WebhookEndpoint, o: EventOptions): Record<
       return {
         ...base,
         event_type: 'subscription.created',
-        data: { subscription_id: `sub_${o.entity}`, customer_id: `cus_${o.entity}`, plan: 'professional', status: 'active', billing_cycle: 'monthly', amount: 49.99, currency: 'USD' },
+        data: { subscription_id: `sub_${o.entity}`, customer_id: `ext_${o.entity}`, plan: 'professional', status: 'active', billing_cycle: 'monthly', amount: 49.99, currency: 'USD' },
       };
     case 'communication-service':
       return {

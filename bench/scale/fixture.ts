@@ -8,18 +8,21 @@ import { Client } from 'pg';
  * Shape: organization 1 is the big tenant (every 10th row of each table: 10k users, 100k events, 100k audit
  * entries, spread over the whole time range); the other 999 share the rest evenly (~90 users, ~900 events, ~900 audit entries each). Events spread over 30
  * days (about one per second), statuses 94 % processed, 3 % failed, 1 % each retrying/queued/skipped; audit
- * entries over the last ~11.6 days in insertion (seq) order. Ids are deterministic: org n is md5('org'||n)::uuid.
+ * entries over the last ~11.6 days in insertion (seq) order. Ids are deterministic (see orgId).
  */
 export const SCALE = { orgs: 1000, users: 100_000, events: 1_000_000, audit: 1_000_000 } as const;
 
-/** Organization n's id, derived as the SQL below derives it. */
+/** Organization n's id, derived as the SQL below derives it: md5('org'||n) with the version-4 and variant bits set. */
 export const orgId = (n: number) => {
   const hex = createHash('md5').update(`org${n}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20)}`;
 };
 
+/** SQL for organization number `n`'s id (an RFC 4122-shaped UUID: the services reject others in tokens). */
+const orgUuid = (n: string) => `overlay(overlay(md5('org' || (${n})) placing '4' from 13) placing '8' from 17)::uuid`;
+
 /** The SQL mapping row number `i` to its organization's id: every 10th row to org 1 (the big tenant), the rest round-robin. */
-const orgOf = (i: string) => `md5('org' || (CASE WHEN ${i} % 10 = 0 THEN 1 ELSE 2 + ${i} % ${SCALE.orgs - 1} END))::uuid`;
+const orgOf = (i: string) => orgUuid(`CASE WHEN ${i} % 10 = 0 THEN 1 ELSE 2 + ${i} % ${SCALE.orgs - 1} END`);
 
 export interface LoadTimings {
   [table: string]: number;
@@ -47,7 +50,7 @@ export async function loadScaleFixture(adminUrl: string, passwordHash: string, l
     await step(
       'organizations',
       `INSERT INTO organizations (id, name, slug, created_at, updated_at)
-       SELECT md5('org' || n)::uuid, 'Scale Org ' || n, 'scale-org-' || n, now() - (n || ' hours')::interval, now()
+       SELECT ${orgUuid('n')}, 'Scale Org ' || n, 'scale-org-' || n, now() - (n || ' hours')::interval, now()
        FROM generate_series(1, ${SCALE.orgs}) n`,
     );
     await step(
