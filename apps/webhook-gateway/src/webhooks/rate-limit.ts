@@ -24,13 +24,41 @@ const UNLOADED = Promise.resolve('0000000000000000000000000000000000000000');
 class FailOpenRedisStore implements Store {
   readonly localKeys = false;
   private readonly inner: RedisStore;
+  private batch: { args: string[]; resolve: (reply: RedisReply) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     readonly prefix: string,
     private readonly onError: (err: unknown) => void,
   ) {
-    this.inner = new RedisStore({ prefix, sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply> });
+    this.inner = new RedisStore({ prefix, sendCommand: (...args: string[]) => this.send(args) });
+  }
+
+  /**
+   * The checks of the requests handled in one turn of the event loop go to Redis as one pipeline: one socket write
+   * and one wake-up instead of one per request (profiling showed that write as the largest single cost of a webhook).
+   */
+  private send(args: string[]): Promise<RedisReply> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ args, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    const pipeline = this.redis.pipeline();
+    for (const { args } of batch) pipeline.call(args[0], ...args.slice(1));
+    pipeline.exec().then(
+      (results) =>
+        batch.forEach((command, i) => {
+          const [err, reply] = results?.[i] ?? [new Error('no reply')];
+          if (err) command.reject(err);
+          else command.resolve(reply as RedisReply);
+        }),
+      (err) => batch.forEach((command) => command.reject(err)),
+    );
   }
 
   init(options: Options): void {
