@@ -41,7 +41,7 @@ export async function consumeInvite(tx: Transaction, token: string): Promise<Use
   const invalid = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
   const userId = count === 1 ? rows[0]?.user_id : undefined;
   if (!userId) throw invalid();
-  const user = await User.findByPk(userId, { transaction: tx, lock: tx.LOCK.UPDATE });
+  const user = await User.findByPk(userId, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
   if (!user || user.status !== 'pending') throw invalid();
   return user;
 }

@@ -21,9 +21,12 @@ export interface NewMember extends ProfileFields {
   passwordHash: string | null;
 }
 
-/** Locks the organization row: changes that could leave it without an active admin serialize on it. */
+/**
+ * Locks the organization row: changes that could leave it without an active admin serialize on it. NO KEY UPDATE,
+ * so inserts that reference the organization (new members, audit entries) are not blocked.
+ */
 async function lockOrganization(tx: Transaction, orgId: string): Promise<Organization> {
-  const org = await Organization.findByPk(orgId, { transaction: tx, lock: tx.LOCK.UPDATE });
+  const org = await Organization.findByPk(orgId, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
   if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
   return org;
 }

@@ -93,7 +93,7 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
     if (changes.status !== undefined) assertCan(principalOf(req), 'orgs:change_status');
     const id = visibleScope(req);
     const { org, statusChanged } = await db.forOrg(id, async (tx) => {
-      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.UPDATE });
+      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
       if (!found) throw new NotFoundError('organization_not_found', 'Organization not found');
       return updateOrganization(tx, found, changes, actorOf(req));
     });
@@ -104,7 +104,7 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
   const remove: RequestHandler = async (req, res) => {
     const id = visibleScope(req);
     const { statusChanged } = await db.forOrg(id, async (tx) => {
-      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.UPDATE });
+      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
       if (!found) throw new NotFoundError('organization_not_found', 'Organization not found');
       return deleteOrganization(tx, found, actorOf(req));
     });

@@ -27,7 +27,7 @@ const scopeOf = (p: Principal) => (p.role === 'superadmin' ? null : p.orgId);
 
 /** The visibility rule for one user: admins see their organization, users only themselves; anything else is 404. */
 async function findVisibleUser(tx: Transaction, p: Principal, id: string, lock = false): Promise<User> {
-  const user = await User.findByPk(id, { transaction: tx, ...(lock ? { lock: tx.LOCK.UPDATE } : {}) });
+  const user = await User.findByPk(id, { transaction: tx, ...(lock ? { lock: tx.LOCK.NO_KEY_UPDATE } : {}) });
   const visible = user && (p.role === 'superadmin' || (user.org_id === p.orgId && (p.role === 'admin' || user.id === p.userId)));
   if (!visible) throw new NotFoundError('user_not_found', 'User not found');
   return user;
