@@ -35,6 +35,8 @@ export function connectBroker(options: BrokerOptions): Broker {
       await options.setup?.(ch, names);
     },
   });
+  // A setup that fails (or is cut short by close()) is retried on the next connection; it must never crash the process.
+  channel.on('error', (err: Error) => options.logger.warn({ err: err.message }, 'rabbitmq channel error'));
   return {
     connection,
     channel,

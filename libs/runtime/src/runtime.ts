@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { Gauge } from 'prom-client';
 import type { ServiceConfig } from '@saas/config';
 import { Database } from '@saas/db';
 import { createLogger, createMetrics, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
@@ -46,6 +47,7 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
     deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
     setup: options.brokerSetup,
   });
+  registerPoolMetric(db, metrics);
   const readiness: ReadinessChecks = {
     postgres: () => db.ping(),
     redis: () => redis.ping(),
@@ -68,4 +70,27 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
       await db.close();
     },
   };
+}
+
+interface PoolStats {
+  using: number;
+  available: number;
+  waiting: number;
+}
+
+/** Connection-pool saturation, read at scrape time: `used` near DATABASE_POOL_MAX with `waiting` > 0 means a starved pool. */
+function registerPoolMetric(db: Database, metrics: ServiceMetrics): void {
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'PostgreSQL pool connections by state (used, idle, waiting requests)',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    collect() {
+      const pool = (db.sequelize.connectionManager as unknown as { pool?: PoolStats }).pool;
+      if (!pool) return;
+      this.set({ state: 'used' }, pool.using);
+      this.set({ state: 'idle' }, pool.available);
+      this.set({ state: 'waiting' }, pool.waiting);
+    },
+  });
 }

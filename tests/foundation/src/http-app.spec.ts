@@ -118,3 +118,19 @@ describe('graceful shutdown', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 });
+
+describe('service runtime metrics', () => {
+  it('when /metrics is scraped, then the database pool saturation is exported', async () => {
+    const { createRuntime } = await import('@saas/runtime');
+    const { testConfig } = await import('@saas/testing');
+    const runtime = createRuntime({ service: 'pool-test', config: testConfig('integration-worker') });
+    try {
+      await runtime.db.ping();
+      const text = await runtime.metrics.registry.metrics();
+      expect(text).toMatch(/db_pool_connections\{state="used",service="pool-test"\} \d+/);
+      expect(text).toMatch(/db_pool_connections\{state="idle",service="pool-test"\} \d+/);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
