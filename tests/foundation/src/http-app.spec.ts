@@ -123,7 +123,7 @@ describe('service runtime metrics', () => {
   it('when /metrics is scraped, then the database pool saturation is exported', async () => {
     const { createRuntime } = await import('@saas/runtime');
     const { testConfig } = await import('@saas/testing');
-    const runtime = createRuntime({ service: 'pool-test', config: testConfig('integration-worker') });
+    const runtime = createRuntime({ service: 'pool-test', config: testConfig<import('@saas/config').IntegrationWorkerConfig>('integration-worker') });
     try {
       await runtime.db.ping();
       const text = await runtime.metrics.registry.metrics();
