@@ -71,7 +71,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
     new JwtStrategy(
       {
         jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-        secretOrKey: key.pem,
+        // A parsed KeyObject (jsonwebtoken accepts it): a PEM string would be parsed again on every request.
+        // (the provider's type says string | Buffer; jsonwebtoken takes a KeyObject as well)
+        secretOrKeyProvider: (_req, _token, done) => done(null, key.key as unknown as Buffer),
         algorithms: [key.algorithm],
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
