@@ -6,14 +6,13 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 /**
  * Group commit per organization. Every sync of one organization appends to that organization's audit hash chain,
  * which serializes its transactions; so instead of queueing one transaction per event behind that lock, the units
- * of work that arrive while an organization's transaction is running are applied together in its next one, each
- * in its own savepoint (one unit failing rolls back only itself). A unit's promise settles after the commit, so
- * its message is acknowledged only once its effects are durable; a failed commit rejects every unit of the group.
+ * of work that arrive while an organization's transaction is running are applied together in its next one. Should
+ * any unit of a group fail, the group is rolled back and its units run again one transaction each, so one unit's
+ * failure never undoes another's work (failures are rare: no savepoint is paid on the common path). A unit's
+ * promise settles after its commit: its message is acknowledged only once its effects are durable.
  */
 export class GroupCommitter {
   private readonly lanes = new Map<string, Pending[]>();
@@ -41,27 +40,30 @@ export class GroupCommitter {
   private async drain(orgId: string, lane: Pending[]): Promise<void> {
     while (lane.length) {
       const group = lane.splice(0, this.maxGroup);
-      const outcomes: Outcome[] = [];
+      let values: unknown[] | undefined;
       try {
-        await this.db.forOrg(orgId, async (tx) => {
-          for (const unit of group) {
-            try {
-              outcomes.push({ ok: true, value: await this.db.sequelize.transaction({ transaction: tx }, (savepoint) => unit.work(savepoint)) });
-            } catch (error) {
-              outcomes.push({ ok: false, error });
-            }
-          }
+        values = await this.db.forOrg(orgId, async (tx) => {
+          const results: unknown[] = [];
+          for (const unit of group) results.push(await unit.work(tx));
+          return results;
         });
       } catch (error) {
-        for (const unit of group) unit.reject(error);
+        if (group.length === 1) group[0]?.reject(error);
+        else await this.oneByOne(orgId, group);
         continue;
       }
-      group.forEach((unit, i) => {
-        const outcome = outcomes[i];
-        if (outcome?.ok) unit.resolve(outcome.value);
-        else unit.reject(outcome ? outcome.error : new Error('unit of work not run'));
-      });
+      group.forEach((unit, i) => unit.resolve(values?.[i]));
     }
     this.lanes.delete(orgId);
+  }
+
+  private async oneByOne(orgId: string, group: Pending[]): Promise<void> {
+    for (const unit of group) {
+      try {
+        unit.resolve(await this.db.forOrg(orgId, (tx) => unit.work(tx)));
+      } catch (error) {
+        unit.reject(error);
+      }
+    }
   }
 }
