@@ -73,7 +73,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
     };
 
     /** Validates each event and resolves its organization; every event ends up an ingest item or a rejection. */
-    async function screen(candidates: unknown[], requestId: string): Promise<{ outcomes: Outcome[]; items: { index: number; item: IngestItem }[] }> {
+    async function screen(candidates: unknown[], requestId: string): Promise<Outcome[]> {
       const checks = candidates.map((candidate) => checkWebhookEvent(service, candidate));
       const refs = checks.flatMap((c) => (c.ok ? [c.event.organization_id.trim()] : []));
       const orgs = refs.length ? await organizations.resolveMany(refs) : new Map();
@@ -103,7 +103,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
         items.forEach(({ index, item }, i) => (outcomes[index] = { eventId: item.eventId, result: results[i] }));
       }
       for (const o of outcomes) metrics.events.inc({ service, result: o.result, code: o.result === 'rejected' ? o.code : '' });
-      return { outcomes, items };
+      return outcomes;
     }
 
     router.add({
@@ -152,8 +152,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
         const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
         try {
           if (!isBatch) {
-            const { outcomes } = await screen([body], requestId);
-            const [outcome] = outcomes;
+            const [outcome] = await screen([body], requestId);
             if (outcome.result === 'rejected') throw new ValidationError(outcome.errors, 'The event was rejected', outcome.code);
             const response: SingleWebhookResponse = { status: 'received', event_id: String(outcome.eventId), result: outcome.result };
             res.status(202).json(response);
@@ -169,7 +168,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
               'invalid_batch',
             );
           }
-          const { outcomes } = await screen(events, requestId);
+          const outcomes = await screen(events, requestId);
           const results: BatchItemResult[] = outcomes.map((o, index) =>
             o.result === 'rejected' ? { index, event_id: o.eventId, result: o.result, code: o.code, errors: o.errors } : { index, event_id: o.eventId, result: o.result },
           );
