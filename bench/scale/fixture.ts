@@ -81,8 +81,9 @@ export async function loadScaleFixture(adminUrl: string, passwordHash: string, l
          SELECT i, ${orgOf('i')} AS org_id,
                 (ARRAY['user_service','payment_service','communication_service'])[1 + i % 3] AS service,
                 (ARRAY['user.created','subscription.updated','message.delivered'])[1 + i % 3] AS event_type,
-                CASE WHEN i % 100 < 94 THEN 'processed' WHEN i % 100 < 97 THEN 'failed' WHEN i % 100 = 97 THEN 'retrying'
-                     WHEN i % 100 = 98 THEN 'queued' ELSE 'skipped' END AS status,
+                -- (i + i / 10) % 100, not i % 100: every 10th row is org 1's, and it needs the whole mix of statuses too
+                CASE WHEN (i + i / 10) % 100 < 94 THEN 'processed' WHEN (i + i / 10) % 100 < 97 THEN 'failed' WHEN (i + i / 10) % 100 = 97 THEN 'retrying'
+                     WHEN (i + i / 10) % 100 = 98 THEN 'queued' ELSE 'skipped' END AS status,
                 now() - ((i * 2.592) || ' seconds')::interval AS received_at
          FROM generate_series(1, ${SCALE.events}) i
        ) e`,

@@ -10,6 +10,8 @@ import { createOrg, eventually } from '@saas/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { sampleEvent, signedRequest, startService, webhookSecret, type ServiceName, type ServiceProcess, type WebhookEndpoint } from '../../../bench/lib';
 
+export { sampleEvent, type ServiceProcess };
+
 // One set of provider secrets for the scenario's services and its "providers" (this process).
 for (const name of ['WEBHOOK_SECRET_USER_SERVICE', 'WEBHOOK_SECRET_PAYMENT_SERVICE', 'WEBHOOK_SECRET_COMMUNICATION_SERVICE'])
   process.env[name] ??= `whsec_${randomBytes(24).toString('base64')}`;
@@ -243,10 +245,12 @@ export async function settleAndCount(orgId: string, accepted: Set<string>, timeo
     stored: mine().length,
     processed: rows.filter((r) => r.status === 'processed').length,
     skipped: rows.filter((r) => r.status === 'skipped').length,
-    lost: [...accepted].filter((id) => {
-      const row = byId.get(id);
-      return !row || !FINISHED.has(row.status) || (row.status === 'processed' && row.effects === 0);
-    }),
+    lost: [...accepted]
+      .filter((id) => {
+        const row = byId.get(id);
+        return !row || !FINISHED.has(row.status) || (row.status === 'processed' && row.effects === 0);
+      })
+      .map((id) => `${id} (${byId.get(id)?.status ?? 'no row'}, ${byId.get(id)?.effects ?? 0} effects)`),
     twice: rows.filter((r) => r.effects > 1 || (r.status === 'skipped' && r.effects > 0)).map((r) => r.event_id),
   };
 }
