@@ -21,6 +21,10 @@ export interface StartOptions {
 
 export async function startServer(app: Express, port: number, options: StartOptions): Promise<RunningServer> {
   const server = app.listen(port);
+  // Longer than a fronting proxy's idle keep-alive, so the proxy (api-gateway, a load balancer) closes idle
+  // connections first and never writes a request into a socket this server is closing.
+  server.keepAliveTimeout = 65000;
+  server.headersTimeout = 66000;
   await once(server, 'listening');
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
