@@ -24,14 +24,14 @@ const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOffli
 const signer = createTokenSigner(config);
 const publicPem = loadVerifyKey(config).pem;
 
-function appWith(authRedis: Redis): Express {
+function appWith(authRedis: Redis, authConfig: IdentityServiceConfig = config): Express {
   const api = new ApiRouter().add({
     method: 'get',
     path: '/whoami',
     summary: 'echo the principal',
     tags: ['test'],
     security: 'bearer',
-    guards: [createAuthenticator({ config, db, redis: authRedis })],
+    guards: [createAuthenticator({ config: authConfig, db, redis: authRedis })],
     responses: { 200: { description: 'the principal' } },
     handler: (req, res) => {
       res.json(req.principal);
@@ -94,6 +94,17 @@ describe('createTokenSigner', () => {
   it('when the private and public keys are not a pair, then the signer refuses to start', () => {
     const other = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
     expect(() => createTokenSigner({ ...config, JWT_PUBLIC_KEY: other.publicKey })).toThrow(/not a pair/);
+  });
+
+  it('when the key pair is EC P-256, then tokens are ES256 and verify with that key only', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const ecConfig = { ...config, JWT_PRIVATE_KEY: ec.privateKey, JWT_PUBLIC_KEY: ec.publicKey };
+    const { user } = await seed();
+    const { access_token } = createTokenSigner(ecConfig).sign(user);
+    expect(jwt.decode(access_token, { complete: true })!.header.alg).toBe('ES256');
+    const ecApp = appWith(redis, ecConfig);
+    expect((await whoami(access_token, ecApp)).status).toBe(200);
+    expect((await whoami(tokenFor(user).access_token, ecApp)).status).toBe(401);
   });
 
   it('when no key is configured and the keys folder is empty, then loading names the variable', () => {
