@@ -7,7 +7,6 @@ import type { IdentityServiceConfig } from '@saas/config';
 import { AuditLog, type Organization, type User } from '@saas/db';
 import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // Test-only import of the shared test kit (apps may not depend on type:testing libraries in production code).
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, createUser, DEFAULT_TEST_PASSWORD, startApp, testConfig, unique, type StartedApp, type UserFixture } from '@saas/testing';
 import { buildIdentityApp } from '../src/app';
 

@@ -1,6 +1,5 @@
 import { QueryTypes } from 'sequelize';
 import { Database, Subscription, type Transaction } from '@saas/db';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, unique } from '@saas/testing';
 import { GroupCommitter } from './group-commit';
 

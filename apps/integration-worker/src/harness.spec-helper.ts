@@ -7,7 +7,6 @@ import { Database, WebhookEvent, type Organization, type WebhookEventStatus } fr
 import { connectBroker, HEADERS, routingKey, type Broker, type IntegrationMessage, type IntegrationService } from '@saas/messaging';
 import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // Specs of an app use the shared test fixtures; the module-boundary rule has no notion of spec files.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { eventually, testConfig, unique } from '@saas/testing';
 import { startWorker, type Worker, type WorkerOptions } from './worker';
 

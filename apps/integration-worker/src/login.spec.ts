@@ -2,7 +2,6 @@ import net from 'node:net';
 import { createTokenSigner } from '@saas/auth';
 import type { IdentityServiceConfig } from '@saas/config';
 import { Database, User, type Organization } from '@saas/db';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, createUser, eventually, spawnTs, testConfig, unique, waitForExit } from '@saas/testing';
 import { Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 

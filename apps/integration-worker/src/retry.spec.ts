@@ -1,6 +1,5 @@
 import { AuditLog, Database, User, type Organization } from '@saas/db';
 import { readCircuitState, type IntegrationService } from '@saas/messaging';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, eventually, spawnTs, unique, waitForExit } from '@saas/testing';
 import { Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 import { ProviderError, SimulatedProvider, type ProviderAdapter } from './providers';

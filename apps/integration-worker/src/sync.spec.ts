@@ -1,5 +1,4 @@
 import { AuditLog, CommunicationLog, Database, Subscription, User, type Organization } from '@saas/db';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, createUser, eventually, unique } from '@saas/testing';
 import { Producer, reload, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 

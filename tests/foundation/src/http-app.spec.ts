@@ -1,7 +1,9 @@
 import request from 'supertest';
 import { Joi } from '@saas/config';
 import { ApiRouter, ConflictError, createHttpApp, createLogger, createMetrics } from '@saas/http';
-import { eventually, spawnTs, waitForExit } from '@saas/testing';
+import type { IntegrationWorkerConfig } from '@saas/config';
+import { createRuntime } from '@saas/runtime';
+import { eventually, spawnTs, testConfig, waitForExit } from '@saas/testing';
 
 function appWithRoutes() {
   const api = new ApiRouter()
@@ -121,9 +123,7 @@ describe('graceful shutdown', () => {
 
 describe('service runtime metrics', () => {
   it('when /metrics is scraped, then the database pool saturation is exported', async () => {
-    const { createRuntime } = await import('@saas/runtime');
-    const { testConfig } = await import('@saas/testing');
-    const runtime = createRuntime({ service: 'pool-test', config: testConfig<import('@saas/config').IntegrationWorkerConfig>('integration-worker') });
+    const runtime = createRuntime({ service: 'pool-test', config: testConfig<IntegrationWorkerConfig>('integration-worker') });
     try {
       await runtime.db.ping();
       const text = await runtime.metrics.registry.metrics();

@@ -3,7 +3,6 @@ import type { IdentityServiceConfig } from '@saas/config';
 import { createTokenSigner } from '@saas/auth';
 import { WebhookEvent, type AttemptRecord, type Database, type User, type WebhookEventStatus } from '@saas/db';
 // App tests need the shared test kit; the boundary rule is about production code.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { testConfig, unique } from '@saas/testing';
 import { startGateway, type GatewayUnderTest } from '../webhooks/webhooks.spec-helper';
 

@@ -1,6 +1,5 @@
 import { AuditLog, CommunicationLog, Database, Subscription, WebhookEvent, type Organization, type User } from '@saas/db';
 import { reportCircuitState } from '@saas/messaging';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, createUser, eventually, spawnTs, unique, waitForExit } from '@saas/testing';
 import type { GatewayUnderTest } from '../webhooks/webhooks.spec-helper';
 import { bearer, call, startIntegrationsGateway, storeEvent } from './integrations.spec-helper';

@@ -1,5 +1,4 @@
 import net from 'node:net';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, eventually } from '@saas/testing';
 import { webhookComponents } from './components';
 import { QueueWatcher, exampleEvent, freePort, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';

@@ -2,7 +2,6 @@ import { QueryTypes } from 'sequelize';
 import { DEV_SECRETS } from '@saas/config';
 import { SERVICE_EVENT_TYPES, INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
 import { routingKey } from '@saas/messaging';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, eventually, unique } from '@saas/testing';
 import {
   QueueWatcher,

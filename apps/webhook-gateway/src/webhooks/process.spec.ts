@@ -1,6 +1,5 @@
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Database } from '@saas/db';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, eventually, spawnTs, testConfig, waitForExit } from '@saas/testing';
 import { exampleEvent, freePort, secretOf, send, storedEvents } from './webhooks.spec-helper';
 

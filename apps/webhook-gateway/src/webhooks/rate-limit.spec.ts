@@ -3,7 +3,6 @@ import { createLogger, createMetrics } from '@saas/http';
 // The api-gateway app is the one real hop in front of webhook-gateway; tests wire the two as deployed.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildGatewayApp } from '../../../api-gateway/src/app';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg, startApp, testConfig, unique } from '@saas/testing';
 import { exampleEvent, secretOf, send, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
 

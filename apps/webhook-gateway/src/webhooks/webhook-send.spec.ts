@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { createOrg } from '@saas/testing';
 import { EXAMPLES_DIR, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
 

@@ -10,7 +10,6 @@ import type { WebhookGatewayConfig } from '@saas/config';
 import { ENDPOINT_OF_SERVICE, INTEGRATION_SERVICES, type IntegrationService, type WebhookEndpoint } from '@saas/contracts';
 import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // App tests need the shared test kit; the boundary rule is about production code.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { startApp, testConfig, unique, type StartedApp } from '@saas/testing';
 import { buildWebhookApp } from '../app';
 
