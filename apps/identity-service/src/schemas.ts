@@ -19,7 +19,7 @@ export const profileFields = {
 
 export const idParams = Joi.object({ id: uuid.required() });
 
-export const limit = Joi.number().integer().min(1).max(200).default(50);
+export { limitParam as limit } from '@saas/db';
 export const since = Joi.date().iso();
 
 const timestamp = Joi.string().isoDate().allow(null);

@@ -5,3 +5,4 @@ export * from './database';
 export { runMigrations, ensureDatabase, type MigrateOptions } from './migrate';
 export { migrations, TENANT_TABLES } from './migrations';
 export { isUniqueViolation, isUuid, uniqueConstraintName } from './errors';
+export * from './pagination';

@@ -3,12 +3,11 @@ import { Op, type WhereOptions } from 'sequelize';
 import { verifyAllAuditChains, verifyAuditChain } from '@saas/audit';
 import { withOrgScope } from '@saas/auth';
 import { Joi } from '@saas/config';
-import { AuditLog } from '@saas/db';
+import { AuditLog, pageOf, seqCursor } from '@saas/db';
 import { ApiRouter } from '@saas/http';
 import { toAuditResource } from '@saas/identity';
 import { authorize, resolveOrgScope } from '@saas/rbac';
 import { principalOf, type IdentityContext } from '../context';
-import { pageOf, seqCursor } from '../pagination';
 import { auditResource, authProblems, invalid, limit, page, uuid } from '../schemas';
 
 const listQuery = Joi.object({

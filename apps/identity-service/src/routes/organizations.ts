@@ -1,12 +1,11 @@
 import type { RequestHandler } from 'express';
 import { Op, type WhereOptions } from 'sequelize';
 import { Joi } from '@saas/config';
-import { Organization } from '@saas/db';
+import { afterKeyset, keysetAttribute, keysetCursor, likePattern, Organization, pageOf, type KeysetCursor } from '@saas/db';
 import { ApiRouter, NotFoundError } from '@saas/http';
 import { createOrganization, deleteOrganization, hashPassword, toOrgResource, toUserResource, updateOrganization, type OrganizationChanges } from '@saas/identity';
 import { assertCan, authorize, resolveOrgScope } from '@saas/rbac';
 import { actorOf, principalOf, type IdentityContext } from '../context';
-import { afterCreatedCursor, createdCursor, CURSOR_TS_ATTRIBUTE, likePattern, pageOf, type CreatedCursor } from '../pagination';
 import { authProblems, email, idParams, invalid, limit, newPasswordSchema, notFound, orgResource, page } from '../schemas';
 
 const name = Joi.string().trim().min(1).max(200);
@@ -35,7 +34,7 @@ const listQuery = Joi.object({
   status: Joi.string().valid('active', 'suspended', 'deleted'),
   q: Joi.string().trim().min(1).max(200),
   limit,
-  cursor: createdCursor,
+  cursor: keysetCursor,
 });
 
 export function organizationRoutes(ctx: IdentityContext): ApiRouter {
@@ -57,16 +56,16 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
   };
 
   const list: RequestHandler = async (req, res) => {
-    const query = req.query as unknown as { status?: string; q?: string; limit: number; cursor?: CreatedCursor };
+    const query = req.query as unknown as { status?: string; q?: string; limit: number; cursor?: KeysetCursor };
     const where: WhereOptions = {
       ...(query.status ? { status: query.status } : {}),
       ...(query.q ? { [Op.or]: [{ name: { [Op.iLike]: likePattern(query.q) } }, { slug: { [Op.iLike]: likePattern(query.q) } }] } : {}),
-      ...afterCreatedCursor(query.cursor),
+      [Op.and]: afterKeyset('created_at', query.cursor),
     };
     const rows = await db.asSystem('a superadmin lists organizations', (tx) =>
       Organization.findAll({
         where,
-        attributes: { include: [CURSOR_TS_ATTRIBUTE] },
+        attributes: { include: [keysetAttribute('created_at')] },
         order: [
           ['created_at', 'DESC'],
           ['id', 'DESC'],

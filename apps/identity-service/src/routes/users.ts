@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { Op, type WhereOptions } from 'sequelize';
 import { withOrgScope } from '@saas/auth';
 import { Joi } from '@saas/config';
-import { User, type Transaction } from '@saas/db';
+import { afterKeyset, keysetAttribute, keysetCursor, likePattern, pageOf, User, type KeysetCursor, type Transaction } from '@saas/db';
 import { ApiRouter, BadRequestError, ForbiddenError, NotFoundError, ValidationError } from '@saas/http';
 import {
   createMember,
@@ -19,7 +19,6 @@ import {
 } from '@saas/identity';
 import { authorize, resolveOrgScope, type Principal } from '@saas/rbac';
 import { actorOf, principalOf, type IdentityContext } from '../context';
-import { afterCreatedCursor, createdCursor, CURSOR_TS_ATTRIBUTE, likePattern, pageOf, type CreatedCursor } from '../pagination';
 import { authProblems, email, idParams, inviteResponse, invalid, limit, newPasswordSchema, notFound, page, profileFields, userResource, uuid } from '../schemas';
 
 /** A superadmin works across organizations; everyone else inside their own. */
@@ -62,7 +61,7 @@ const listQuery = Joi.object({
   role: Joi.string().valid('superadmin', 'admin', 'user'),
   q: Joi.string().trim().min(1).max(200),
   limit,
-  cursor: createdCursor,
+  cursor: keysetCursor,
 });
 
 const createdUser = userResource.keys({ invite_token: Joi.string(), invite_expires_at: Joi.string().isoDate() }).label('CreatedUser');
@@ -120,19 +119,19 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
 
   const list: RequestHandler = async (req, res) => {
     const p = principalOf(req);
-    const query = req.query as unknown as { org_id?: string; status?: string; role?: string; q?: string; limit: number; cursor?: CreatedCursor };
+    const query = req.query as unknown as { org_id?: string; status?: string; role?: string; q?: string; limit: number; cursor?: KeysetCursor };
     const scope = resolveOrgScope(p, query.org_id);
     const where: WhereOptions = {
       ...(scope ? { org_id: scope } : {}),
       ...(query.status ? { status: query.status } : {}),
       ...(query.role ? { role: query.role } : {}),
       ...(query.q ? { [Op.or]: ['email', 'first_name', 'last_name'].map((field) => ({ [field]: { [Op.iLike]: likePattern(String(query.q)) } })) } : {}),
-      ...afterCreatedCursor(query.cursor),
+      [Op.and]: afterKeyset('created_at', query.cursor),
     };
     const rows = await withOrgScope(db, scope, 'a superadmin lists users of every organization', (tx) =>
       User.findAll({
         where,
-        attributes: { include: [CURSOR_TS_ATTRIBUTE] },
+        attributes: { include: [keysetAttribute('created_at')] },
         order: [
           ['created_at', 'DESC'],
           ['id', 'DESC'],

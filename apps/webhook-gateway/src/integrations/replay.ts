@@ -1,9 +1,8 @@
 import type { WhereOptions } from 'sequelize';
 import type { Logger } from 'pino';
 import { appendAudit } from '@saas/audit';
-import { WebhookEvent, type AttemptRecord, type Database, type Transaction } from '@saas/db';
+import { timeRange, WebhookEvent, type AttemptRecord, type Database, type Transaction } from '@saas/db';
 import { markPublished, publishIntegrationEvents, type Broker } from '@saas/messaging';
-import { timeRange } from './pagination';
 
 export interface ReplayActor {
   userId: string;

@@ -3,11 +3,24 @@ import { Op, col, fn, where as sqlWhere, type WhereOptions } from 'sequelize';
 import { createAuthenticator, withOrgScope } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Joi } from '@saas/config';
-import { CommunicationLog, isUuid, Subscription, WebhookEvent, type Transaction } from '@saas/db';
+import {
+  afterKeyset,
+  CommunicationLog,
+  isUuid,
+  keysetAttribute,
+  keysetCursor,
+  keysetOf,
+  limitParam,
+  pageOf,
+  Subscription,
+  timeRange,
+  WebhookEvent,
+  type KeysetCursor,
+  type Transaction,
+} from '@saas/db';
 import { ApiRouter, ConflictError, NotFoundError } from '@saas/http';
 import { authorize, requirePrincipal, resolveOrgScope } from '@saas/rbac';
 import type { ServiceRuntime } from '@saas/runtime';
-import { afterCursor, cursorAttribute, cursorParam, limitParam, pageOf, timeRange, type Cursor } from './pagination';
 import { deadLetterWhere, publishReplayed, replayDeadLetters, requeueLocked, type ReplayActor } from './replay';
 import {
   communicationLogSchema,
@@ -43,7 +56,7 @@ const invalid = { 422: { description: 'Invalid query or body' } };
 interface PageQuery {
   org_id?: string;
   limit: number;
-  cursor?: Cursor;
+  cursor?: KeysetCursor;
 }
 
 function scopeOf(req: Request): string | null {
@@ -83,18 +96,18 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
       ...(scope ? { org_id: scope } : {}),
       ...equalities(query, ['service', 'status', 'event_type']),
       ...timeRange('received_at', query.since, query.until),
-      [Op.and]: afterCursor('received_at', query.cursor),
+      [Op.and]: afterKeyset('received_at', query.cursor),
     };
     const rows = await inScope(scope, (tx) =>
       WebhookEvent.findAll({
         where,
-        attributes: { exclude: ['payload', 'history'], include: [cursorAttribute('received_at')] },
+        attributes: { exclude: ['payload', 'history'], include: [keysetAttribute('received_at')] },
         order: [['received_at', 'DESC'], ['id', 'DESC']],
         limit: query.limit + 1,
         transaction: tx,
       }),
     );
-    res.json(pageOf(rows, query.limit, toEventResource));
+    res.json(pageOf(rows, query.limit, keysetOf, toEventResource));
   };
 
   const findVisibleEvent = (req: Request, tx: Transaction, lock = false) =>
@@ -137,11 +150,11 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
   const listSubscriptions: RequestHandler = async (req, res) => {
     const query = req.query as unknown as PageQuery & { status?: string; plan?: string; user_id?: string };
     const scope = scopeOf(req);
-    const where: WhereOptions = { ...(scope ? { org_id: scope } : {}), ...equalities(query, ['status', 'plan', 'user_id']), [Op.and]: afterCursor('created_at', query.cursor) };
+    const where: WhereOptions = { ...(scope ? { org_id: scope } : {}), ...equalities(query, ['status', 'plan', 'user_id']), [Op.and]: afterKeyset('created_at', query.cursor) };
     const rows = await inScope(scope, (tx) =>
-      Subscription.findAll({ where, attributes: { include: [cursorAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
+      Subscription.findAll({ where, attributes: { include: [keysetAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
     );
-    res.json(pageOf(rows, query.limit, toSubscriptionResource));
+    res.json(pageOf(rows, query.limit, keysetOf, toSubscriptionResource));
   };
 
   const listCommunicationLogs: RequestHandler = async (req, res) => {
@@ -152,16 +165,16 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
       ...equalities(query, ['status', 'template']),
       [Op.and]: [
         ...(query.recipient ? [sqlWhere(fn('lower', col('recipient')), query.recipient.toLowerCase())] : []),
-        ...afterCursor('created_at', query.cursor),
+        ...afterKeyset('created_at', query.cursor),
       ],
     };
     const rows = await inScope(scope, (tx) =>
-      CommunicationLog.findAll({ where, attributes: { include: [cursorAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
+      CommunicationLog.findAll({ where, attributes: { include: [keysetAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
     );
-    res.json(pageOf(rows, query.limit, toCommunicationLogResource));
+    res.json(pageOf(rows, query.limit, keysetOf, toCommunicationLogResource));
   };
 
-  const page = { limit: limitParam, cursor: cursorParam, ...orgParam };
+  const page = { limit: limitParam, cursor: keysetCursor, ...orgParam };
   const since = Joi.date().iso();
   const common = { security: 'bearer' as const, tags: ['integrations'] };
   return new ApiRouter()

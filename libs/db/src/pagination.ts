@@ -1,0 +1,78 @@
+import { literal, Op, type WhereOptions } from 'sequelize';
+import { Joi } from '@saas/config';
+import { isUuid } from './errors';
+
+/**
+ * Keyset pagination shared by every list: newest first on (timestamp column, id), or on a bigint sequence.
+ * Cursors are opaque base64url tokens this API issued; a forged one fails validation (422).
+ */
+export interface KeysetCursor {
+  ts: string;
+  id: string;
+}
+
+export type KeysetColumn = 'created_at' | 'received_at';
+
+const TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+export const encodeCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+function decodeCursor(raw: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `cursor` of lists ordered by (timestamp, id). */
+export const keysetCursor = Joi.string()
+  .max(200)
+  .custom((raw: string, helpers) => {
+    const value = decodeCursor(raw) as Partial<KeysetCursor> | undefined;
+    if (!value || typeof value.ts !== 'string' || !TS.test(value.ts) || !isUuid(value.id)) return helpers.error('cursor.invalid');
+    return { ts: value.ts, id: value.id };
+  })
+  .messages({ 'cursor.invalid': '{{#label}} is not a cursor this API issued' });
+
+/** `cursor` of lists ordered by a bigint sequence. */
+export const seqCursor = Joi.string()
+  .max(100)
+  .custom((raw: string, helpers) => {
+    const value = decodeCursor(raw);
+    return typeof value === 'string' && /^\d{1,19}$/.test(value) ? value : helpers.error('cursor.invalid');
+  })
+  .messages({ 'cursor.invalid': '{{#label}} is not a cursor this API issued' });
+
+/** `limit` of every list (DESIGN §3: 1–200, default 50). */
+export const limitParam = Joi.number().integer().min(1).max(200).default(50);
+
+/** The ordering column with its full (microsecond) precision, selected as `cursor_ts`, so a cursor never skips or repeats rows. */
+export const keysetAttribute = (column: KeysetColumn): [ReturnType<typeof literal>, string] => [
+  literal(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`),
+  'cursor_ts',
+];
+
+/** Conditions (for an `Op.and` list) selecting rows strictly after the cursor; its values were validated by `keysetCursor`. */
+export function afterKeyset(column: KeysetColumn, cursor: KeysetCursor | undefined): WhereOptions[] {
+  return cursor ? [literal(`(${column}, id) < ('${cursor.ts}'::timestamptz, '${cursor.id}'::uuid)`)] : [];
+}
+
+/** The cursor of a row fetched with `keysetAttribute`. */
+export const keysetOf = (row: { id: string; get(key: 'cursor_ts'): unknown }) => ({ ts: row.get('cursor_ts'), id: row.id });
+
+/** One page: at most `limit` items (rows were fetched with limit + 1) and the next page's cursor, or null at the end. */
+export function pageOf<T, R>(rows: T[], limit: number, cursorOf: (row: T) => unknown, map: (row: T) => R): { items: R[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items: items.map(map), next_cursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}
+
+/** A `since`/`until` range on a column (until exclusive). */
+export function timeRange(column: string, since?: Date, until?: Date): WhereOptions {
+  if (!since && !until) return {};
+  return { [column]: { ...(since ? { [Op.gte]: since } : {}), ...(until ? { [Op.lt]: until } : {}) } };
+}
+
+/** An ILIKE pattern matching `q` anywhere, with the caller's wildcards taken literally. */
+export const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
