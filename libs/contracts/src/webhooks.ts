@@ -220,8 +220,11 @@ export type EventCheck =
 
 const JOI_OPTIONS = { abortEarly: false, convert: true, errors: { wrap: { label: false as const } } };
 
-/** A JSON-escaped NUL: valid JSON, but PostgreSQL's jsonb refuses it, so it is the client's mistake, caught here. */
-const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
+/**
+ * A JSON-escaped NUL or lone UTF-16 surrogate (JSON.stringify escapes only those surrogates): valid JSON, but
+ * PostgreSQL's jsonb refuses both, so they are the client's mistake, caught here.
+ */
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;
 
 function fieldErrors(details: ValidationErrorItem[], prefix: string[], code: RejectionCode): EventFieldError[] {
   return details.map((d) => ({ path: [...prefix, ...d.path.map(String)].join('.'), message: d.message, code }));
@@ -253,8 +256,10 @@ export function checkWebhookEvent(service: IntegrationService, candidate: unknow
   const data = EVENT_DATA_SCHEMAS[event.event_type as WebhookEventType].validate(event.data, JOI_OPTIONS);
   if (data.error) return reject('invalid_event', fieldErrors(data.error.details, ['data'], 'invalid_event'));
   const json = JSON.stringify(event);
-  if (ESCAPED_NUL.test(json)) {
-    return reject('invalid_event', [{ path: '', message: 'strings must not contain the NUL character (\\u0000)', code: 'invalid_event' }]);
+  if (UNSTORABLE_ESCAPE.test(json)) {
+    return reject('invalid_event', [
+      { path: '', message: 'strings must not contain the NUL character (\\u0000) or unpaired UTF-16 surrogates', code: 'invalid_event' },
+    ]);
   }
   return { ok: true, event: event as WebhookEventPayload, timestamp: envelope.value.timestamp as Date, json };
 }

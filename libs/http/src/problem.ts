@@ -40,6 +40,25 @@ function fromBodyParser(err: { type?: string; status?: number }): AppError | und
   }
 }
 
+/** Errors from Express' router and body parser (http-errors style) that blame the request, e.g. an undecodable `%ED%A0%80` path. */
+function fromClientStatus(err: { status?: unknown; statusCode?: unknown; expose?: unknown }): AppError | undefined {
+  const status = Number(err?.status ?? err?.statusCode);
+  if (!(status >= 400 && status < 500)) return undefined;
+  return new AppError(status, status === 400 ? 'bad_request' : 'client_error', status === 400 ? 'Bad Request' : 'Client Error', {
+    detail: err.expose ? String((err as Error).message) : 'The request could not be understood',
+  });
+}
+
+/**
+ * Text PostgreSQL cannot store (a NUL character, an unpaired surrogate in JSON): the client's data, not our fault.
+ * A safety net behind validation; the statement failed, so its transaction wrote nothing.
+ */
+function fromUnstorableText(err: { parent?: { code?: string; message?: string } }): AppError | undefined {
+  const code = err?.parent?.code;
+  const unstorable = code === '22021' || code === '22P05' || (code === '22P02' && /unicode|json/i.test(err.parent?.message ?? ''));
+  return unstorable ? new AppError(422, 'unstorable_text', 'Unprocessable Content', { detail: 'A text value contains characters that cannot be stored (e.g. NUL)' }) : undefined;
+}
+
 const CONNECTION_ERRORS = new Set([
   'SequelizeConnectionError',
   'SequelizeConnectionRefusedError',
@@ -55,7 +74,9 @@ export function problemErrorHandler(): ErrorRequestHandler {
       err instanceof AppError
         ? err
         : fromBodyParser(err) ??
-          (CONNECTION_ERRORS.has(err?.name) ? new ServiceUnavailableError('database_unavailable', 'The database is unreachable, retry later') : undefined);
+          (CONNECTION_ERRORS.has(err?.name) ? new ServiceUnavailableError('database_unavailable', 'The database is unreachable, retry later') : undefined) ??
+          fromUnstorableText(err) ??
+          fromClientStatus(err);
     if (known) {
       if (known.status >= 500) req.log?.warn({ err }, known.detail ?? known.title);
       return sendProblem(req, res, known);

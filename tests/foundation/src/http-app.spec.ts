@@ -134,3 +134,13 @@ describe('service runtime metrics', () => {
     }
   });
 });
+
+describe('hostile input reaching the shared app', () => {
+  const app = appWithRoutes();
+
+  it('when a path parameter is not decodable UTF-8, then the answer is a 400 problem, not a 500', async () => {
+    const res = await request(app).get('/things/%ED%A0%80');
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain(PROBLEM);
+  });
+});

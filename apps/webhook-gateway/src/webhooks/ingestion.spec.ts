@@ -200,8 +200,12 @@ describe('validation', () => {
     expect(res.status).toBe(413);
   });
 
-  it('when a string carries an escaped NUL, then the event is rejected as invalid rather than failing the commit', async () => {
-    const res = await send(url(), 'user-service', userEvent({ note: 'a\u0000b' }), { secret: userSecret });
+  it.each([
+    ['an escaped NUL', { note: 'a\u0000b' }],
+    ['an unpaired surrogate in a value', { note: '\ud800' }],
+    ['an unpaired surrogate in a key', { '\udc00': 'x' }],
+  ])('when a string carries %s, then the event is rejected as invalid rather than failing the commit', async (_label, extra) => {
+    const res = await send(url(), 'user-service', userEvent(extra), { secret: userSecret });
     expect([res.status, res.body.code]).toEqual([422, 'invalid_event']);
   });
 });
