@@ -29,7 +29,7 @@ describe('fault: PostgreSQL restarts while the worker processes (restarts the sh
       const stats = await stream(mixedEvents(org.slug, EVENTS), { targets: () => [gateway.url], concurrency: 8, batch: 25 });
       // Restart once some, but not all, of the backlog is processed.
       await eventually(async () => (await outcomes(org.id)).filter((r) => r.status === 'processed').length > EVENTS / 10, 120000, 200);
-      sh('pg_ctlcluster', ['--skip-systemctl-redirect', CLUSTER, 'main', 'restart', '-m', 'fast']);
+      sh('pg_ctlcluster', ['--skip-systemctl-redirect', '-m', 'fast', CLUSTER, 'main', 'restart']);
       await delay(2000);
       expect(verdict(await settleAndCount(org.id, stats.accepted))).toEqual({ lost: [], twice: [], stored: EVENTS });
     } finally {
