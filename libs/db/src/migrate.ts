@@ -52,6 +52,8 @@ async function ensureServiceRole(admin: Sequelize, serviceUrl: string): Promise<
       END IF;
     END $$;
     ALTER ROLE ${r} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE ${passwordClause};
+    -- Short OLTP statements: JIT compilation only adds latency (seen: 1.5 s on a 3-row plan at scale).
+    ALTER ROLE ${r} SET jit = off;
     GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${r};
     GRANT USAGE ON SCHEMA public TO ${r};
     GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, users, invites, webhook_events, subscriptions, communication_logs TO ${r};

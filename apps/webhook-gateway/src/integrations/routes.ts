@@ -206,7 +206,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
       path: '/integrations/events/:id',
       summary: 'One event with its payload, attempts, last error and attempt history',
       guards: [authenticate, authorize('integrations:read')],
-      request: { params: idParams },
+      request: { params: idParams, query: Joi.object(orgParam) },
       responses: { 200: { description: 'The event', schema: eventDetailSchema }, ...problems },
       handler: getEvent,
     })
@@ -216,7 +216,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
       path: '/integrations/events/:id/replay',
       summary: 'Re-enqueue a failed event (audited)',
       guards: [authenticate, authorize('integrations:replay')],
-      request: { params: idParams },
+      request: { params: idParams, query: Joi.object(orgParam) },
       responses: { 202: { description: 'Queued again', schema: eventSchema }, ...problems, 409: { description: 'The event is not failed' } },
       handler: replayEvent,
     })
