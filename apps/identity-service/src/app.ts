@@ -1,7 +1,6 @@
 import type { Express } from 'express';
 import type { IdentityServiceConfig } from '@saas/config';
-import { createHttpApp } from '@saas/http';
-import type { ServiceRuntime } from '@saas/runtime';
+import { createServiceApp, type ServiceRuntime } from '@saas/runtime';
 import { createIdentityContext } from './context';
 import { auditRoutes } from './routes/audit-logs';
 import { organizationRoutes } from './routes/organizations';
@@ -11,12 +10,7 @@ import { wellKnownRoutes } from './routes/well-known';
 
 export function buildIdentityApp(runtime: ServiceRuntime<IdentityServiceConfig>): Express {
   const ctx = createIdentityContext(runtime);
-  return createHttpApp({
-    service: runtime.service,
-    logger: runtime.logger,
-    metrics: runtime.metrics,
-    trustProxy: runtime.config.TRUST_PROXY,
-    readiness: runtime.readiness,
+  return createServiceApp(runtime, {
     api: {
       info: { title: 'identity-service', version: '1.0.0', description: 'Authentication, organizations, users, invites and the audit log' },
       // session routes first: `/users/login` and `/users/activate` are not user ids

@@ -1,17 +1,11 @@
 import type { Express } from 'express';
-import { createHttpApp } from '@saas/http';
 import type { WebhookGatewayConfig } from '@saas/config';
-import type { ServiceRuntime } from '@saas/runtime';
+import { createServiceApp, type ServiceRuntime } from '@saas/runtime';
 import { integrationRoutes } from './integrations/routes';
 import { webhookRoutes } from './webhooks/routes';
 
 export function buildWebhookApp(runtime: ServiceRuntime<WebhookGatewayConfig>): Express {
-  return createHttpApp({
-    service: runtime.service,
-    logger: runtime.logger,
-    metrics: runtime.metrics,
-    trustProxy: runtime.config.TRUST_PROXY,
-    readiness: runtime.readiness,
+  return createServiceApp(runtime, {
     bodyLimit: runtime.config.WEBHOOK_MAX_BODY_BYTES,
     api: {
       info: { title: 'webhook-gateway', version: '1.0.0', description: 'Signed webhook ingestion and integration data' },

@@ -1,2 +1,3 @@
 export * from './runtime';
 export * from './run-service';
+export * from './service-app';
