@@ -17,6 +17,14 @@ export interface AuditEntryInput {
 const chainLockKey = (orgId: string | null) => `audit-chain:${orgId ?? 'platform'}`;
 
 /**
+ * The chain heads a transaction already holds the lock for, with their latest hash. The advisory lock is held until
+ * commit, so no one else appends to that chain meanwhile: a transaction applying many events (the worker's group
+ * commit) takes the lock and reads the head once, then chains from memory (3 statements per entry → 1). Appends
+ * inside savepoints (nested transactions) would bypass this cache: none exist, keep it so.
+ */
+const heldHeads = new WeakMap<Transaction, Map<string, string>>();
+
+/**
  * Appends an entry to its organization's hash chain inside the caller's transaction, so the entry commits or rolls
  * back with the change it records. Appends to one chain are serialized by a transaction-scoped advisory lock (held
  * until commit): call this as the last write of the transaction to keep that window short.
@@ -25,13 +33,15 @@ const chainLockKey = (orgId: string | null) => `audit-chain:${orgId ?? 'platform
 export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AuditLog> {
   const { sequelize } = AuditLog;
   if (!sequelize) throw new Error('appendAudit: the database models are not initialized (construct a Database first)');
-  await sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', { bind: [chainLockKey(entry.orgId)], transaction: tx });
-  const last = await AuditLog.findOne({
-    attributes: ['hash'],
-    where: { org_id: entry.orgId },
-    order: [['seq', 'DESC']],
-    transaction: tx,
-  });
+  const key = chainLockKey(entry.orgId);
+  let heads = heldHeads.get(tx);
+  if (!heads) heldHeads.set(tx, (heads = new Map()));
+  let prevHash = heads.get(key);
+  if (prevHash === undefined) {
+    await sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', { bind: [key], transaction: tx });
+    const last = await AuditLog.findOne({ attributes: ['hash'], where: { org_id: entry.orgId }, order: [['seq', 'DESC']], transaction: tx });
+    prevHash = last?.hash ?? GENESIS_HASH;
+  }
   const fields = {
     id: randomUUID(),
     org_id: entry.orgId,
@@ -45,6 +55,8 @@ export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Prom
     metadata: entry.metadata ?? {},
     created_at: new Date(),
   };
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  return AuditLog.create({ ...fields, prev_hash: prevHash, hash: entryHash(prevHash, fields) }, { transaction: tx });
+  const hash = entryHash(prevHash, fields);
+  const created = await AuditLog.create({ ...fields, prev_hash: prevHash, hash }, { transaction: tx });
+  heads.set(key, hash);
+  return created;
 }

@@ -37,6 +37,19 @@ async function appendMany(orgId: string, n: number) {
 const verify = (orgId: string) => db.forOrg(orgId, (tx) => verifyAuditChain(tx, orgId));
 
 describe('appendAudit', () => {
+  it('when one transaction appends several entries after earlier transactions did, then the chain stays valid and linked', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 2);
+    const inOne = await db.forOrg(org.id, async (tx) => {
+      const written: AuditLog[] = [];
+      for (let i = 0; i < 5; i += 1) written.push(await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.grouped', metadata: { i } }));
+      return written;
+    });
+    inOne.slice(1).forEach((entry, i) => expect(entry.prev_hash).toBe(inOne[i]!.hash));
+    await appendMany(org.id, 1);
+    expect(await verify(org.id)).toMatchObject({ valid: true, entries_checked: 8 });
+  });
+
   it('when entries are appended, then each links to the previous one and the first to the genesis hash', async () => {
     const org = await createOrg(db);
     const [first, second] = await appendMany(org.id, 2);
