@@ -29,6 +29,8 @@ export interface ProcessorDeps {
   channel: ChannelWrapper;
   names: TopologyNames;
   policy: RetryPolicy;
+  /** QUEUE_DELIVERY_LIMIT: past it the broker would dead-letter the message behind our back. */
+  deliveryLimit: number;
   breakers: ServiceBreakers;
   metrics: WorkerMetrics;
   /** Reads the events of deliveries in batches (see EventLoader). */
@@ -94,6 +96,19 @@ export class EventProcessor {
     const retries = retryAttemptOf(message);
     const log = this.deps.logger.child({ request_id: requestId, webhook_event_id: body.webhook_event_id, org_id: body.org_id, service, event_type: body.event_type, retry: retries });
     const delivery: Delivery = { service, message, body, retries, requestId, log };
+
+    // The broker counts redeliveries (a consumer that crashed or was cut off mid-message) and drops the message to
+    // the dead letters once the count passes the limit, which would leave its event `queued` for ever. At the last
+    // chance the worker dead-letters it itself instead, so the event is `failed`, audited and replayable.
+    const redeliveries = Number(headers['x-delivery-count'] ?? 0);
+    if (redeliveries >= this.deps.deliveryLimit) {
+      const reason = `delivered ${redeliveries + 1} times without an outcome (delivery limit ${this.deps.deliveryLimit})`;
+      await publishDeadLetter(this.deps.channel, this.deps.names, message, reason);
+      await this.record(delivery, 'failed', reason);
+      this.deps.metrics.failed.inc({ service, reason: 'delivery_limit' });
+      log.error({ redeliveries }, 'event dead-lettered at the delivery limit');
+      return 'ack';
+    }
 
     let event: WebhookEvent | null;
     try {

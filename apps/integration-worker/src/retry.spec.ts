@@ -71,6 +71,42 @@ describe('retry ladder and dead letters', () => {
   });
 });
 
+describe('delivery limit', () => {
+  it('when a message keeps coming back unacknowledged up to QUEUE_DELIVERY_LIMIT, then the worker fails the event itself (replayable) instead of the broker dropping it', async () => {
+    const config = scenarioConfig({ QUEUE_DELIVERY_LIMIT: 2 });
+    const producer = new Producer(db, config);
+    try {
+      await producer.broker.channel.waitForConnect();
+      const event = await producer.ingest(org, 'user.created', newUser(), { requestId: 'req-crashy' });
+      const queue = producer.broker.names.serviceQueue('user_service');
+      // two consumers that die mid-message: the broker requeues and counts each
+      for (let delivered = 0; delivered < 2; ) {
+        const message = await producer.broker.channel.get(queue);
+        if (!message) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        producer.broker.channel.nack(message, false, true);
+        delivered += 1;
+      }
+      const worker = await runWorker(config);
+      try {
+        const failed = await settled(db, event);
+        expect(failed).toMatchObject({ status: 'failed' });
+        expect(failed.last_error).toMatch(/delivered 3 times without an outcome \(delivery limit 2\)/);
+        const dead = await eventually(() => producer.broker.channel.get(producer.broker.names.deadLetterQueue, { noAck: true }));
+        expect(JSON.parse(dead.content.toString())).toMatchObject({ webhook_event_id: event.id });
+        const audit = await db.forOrg(org.id, (transaction) => AuditLog.count({ where: { action: 'integration.event.dead_lettered', target_id: event.id }, transaction }));
+        expect(audit).toBe(1);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await producer.close();
+    }
+  });
+});
+
 class SwitchableProvider implements ProviderAdapter {
   failing = true;
   calls = 0;

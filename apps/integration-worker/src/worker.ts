@@ -69,6 +69,7 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     channel: broker.channel,
     names: broker.names,
     policy: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
+    deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
     breakers,
     metrics,
     loader: new EventLoader(runtime.db, GROUP_COMMIT_MAX),
