@@ -144,8 +144,8 @@ export class OutboxRelay {
         const rows = await db.sequelize.query<PublishableEvent>(
           `SELECT id, org_id, service, event_type, event_id, request_id
              FROM webhook_events
-            WHERE published_at IS NULL AND received_at < now() - make_interval(secs => $1)
-            ORDER BY received_at
+            WHERE published_at IS NULL AND updated_at < now() - make_interval(secs => $1)
+            ORDER BY updated_at
             LIMIT $2
               FOR UPDATE SKIP LOCKED`,
           { bind: [minAgeMs / 1000, batchSize], type: QueryTypes.SELECT, transaction },

@@ -93,6 +93,26 @@ describe('outbox', () => {
     expect(ids.map((id) => watcher.count(id))).toEqual(Array(15).fill(1));
   });
 
+  it('when an old event was put back in the outbox moments ago (a replay), then the relay waits the minimum age from that change', async () => {
+    const gw = await startGateway({ OUTBOX_RELAY_MIN_AGE_MS: 5000 });
+    cleanups.push(() => gw.close());
+    await gw.runtime.broker.channel.waitForConnect();
+    const org = await createOrg(gw.runtime.db);
+    const res = await send(gw.app.url, 'user-service', exampleEvent('user.created', org.slug), { secret: secretOf(gw.config, 'user_service') });
+    expect(res.status).toBe(202);
+    const eventId = String(res.body.event_id);
+    // the ingest path marks its own publish asynchronously: let it land first
+    const row = await eventually(async () => (await storedEvents(gw.runtime, [eventId])).find((e) => e.published_at !== null));
+    const outboxState = (sql: string) => gw.runtime.db.asSystem('test', (transaction) => gw.runtime.db.sequelize.query(sql, { bind: [row.id], transaction }));
+    await outboxState("UPDATE webhook_events SET received_at = now() - interval '1 hour', updated_at = now(), published_at = NULL WHERE id = $1");
+    const { relay } = webhookComponents(gw.runtime);
+    await relay.pass();
+    expect((await storedEvents(gw.runtime, [eventId]))[0].published_at).toBeNull();
+    await outboxState("UPDATE webhook_events SET updated_at = now() - interval '1 minute' WHERE id = $1");
+    await relay.pass();
+    expect((await storedEvents(gw.runtime, [eventId]))[0].published_at).not.toBeNull();
+  });
+
   it('when two relays run at once over the same outbox, then each unconfirmed event is published exactly once', async () => {
     const proxy = await BrokerProxy.onFreePort();
     cleanups.push(() => proxy.close());

@@ -1,11 +1,13 @@
 import * as initialSchema from './0001-initial-schema';
 import * as rowLevelSecurity from './0002-row-level-security';
 import * as statusAndScaleIndexes from './0003-status-and-scale-indexes';
+import * as outboxByLastChange from './0004-outbox-by-last-change';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
   { name: '0001-initial-schema', ...initialSchema },
   { name: '0002-row-level-security', ...rowLevelSecurity },
   { name: '0003-status-and-scale-indexes', ...statusAndScaleIndexes },
+  { name: '0004-outbox-by-last-change', ...outboxByLastChange },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
