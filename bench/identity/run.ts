@@ -5,13 +5,10 @@
 //
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (GET /users/me, 32),
 // BENCH_LOGIN_CONNECTIONS (8), BENCH_BCRYPT_COST (default 12, as production), plus bench/lib's variables.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { Database, Organization, User } from '@saas/db';
-import { BenchReport, createBenchWorld, freePort, peakRssMb, runLoad, startService, waitReady, WORKSPACE } from '../lib';
+import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript, startService } from '../lib';
 import type { LoginLoadArgs } from './login-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -19,30 +16,6 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const LOGIN_CONNECTIONS = Number(process.env['BENCH_LOGIN_CONNECTIONS'] ?? 8);
 const ACCOUNTS = 64;
 const PASSWORD = 'bench-password-1';
-
-/** The bare reference server, from source, as its own process on a free port. */
-async function startBare(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const logFile = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID']}`, 'identity-bare-server.log');
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(__dirname, 'bare-server.ts')], {
-    cwd: WORKSPACE,
-    env: { ...env, BENCH_PORT: String(port) },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, 60000, () => child.exitCode === null);
-  return {
-    url,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
 
 /** One organization with ACCOUNTS active users sharing one password (hashed once at the run's cost). */
 async function seedAccounts(db: Database, cost: number): Promise<string[]> {
@@ -81,7 +54,7 @@ async function main(): Promise<void> {
       env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
     });
     stopping.push(() => gateway.stop());
-    const bare = await startBare(env);
+    const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
 
     const login = await fetch(`${gateway.url}/users/login`, {

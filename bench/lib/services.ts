@@ -1,8 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { freePort } from '@saas/testing';
+
+export { freePort };
 
 export const WORKSPACE = path.resolve(__dirname, '../..');
 
@@ -29,14 +32,6 @@ export function ensureBuilt(): void {
   });
   if (result.status !== 0) throw new Error('nx build failed');
   built = true;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Peak resident set size of a live process in MB (VmHWM), or null once it has exited. */
@@ -75,6 +70,13 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
+/** The bench run's log file for one process (the folder is created on first use). */
+function benchLogFile(env: Record<string, string>, name: string): string {
+  const logDir = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID'] ?? 'run'}`);
+  mkdirSync(logDir, { recursive: true });
+  return path.join(logDir, `${name}.log`);
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -106,9 +108,7 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
     ensureBuilt();
     if (!existsSync(entry[0]!)) throw new Error(`${entry[0]} is missing: build the apps first`);
   }
-  const logDir = path.join(os.tmpdir(), `saas-bench-${options.env['TEST_RUN_ID'] ?? 'run'}`);
-  mkdirSync(logDir, { recursive: true });
-  const logFile = path.join(logDir, `${name}${options.instance ? `-${options.instance}` : ''}.log`);
+  const logFile = benchLogFile(options.env, `${name}${options.instance ? `-${options.instance}` : ''}`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', ...entry], {
     cwd: WORKSPACE,
@@ -180,6 +180,32 @@ export async function startStack(env: Record<string, string>, origin?: ServiceOr
     peakRss: () => Object.fromEntries(all.map((s) => [s.name, s.peakRssMb()])),
     stop: async () => {
       await Promise.all(all.map((s) => s.stop()));
+    },
+  };
+}
+
+/**
+ * Runs a bench-only reference server (TypeScript, from source; it listens on BENCH_PORT) as its own process on a
+ * free port, once its /readyz answers.
+ */
+export async function startBenchScript(entry: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const fd = openSync(benchLogFile(env, path.basename(entry, '.ts')), 'a');
+  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), entry], {
+    cwd: WORKSPACE,
+    env: { ...env, BENCH_PORT: String(port) },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, 60000, () => child.exitCode === null);
+  return {
+    url,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exited(child);
     },
   };
 }

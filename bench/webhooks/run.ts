@@ -6,44 +6,17 @@
 //
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_SINGLE_CONNECTIONS (32),
 // BENCH_BATCH_CONNECTIONS (8), plus bench/lib's variables (BENCH_FROM_SOURCE, BENCH_SKIP_BUILD, BENCH_LOG_LEVEL).
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { Database, Organization } from '@saas/db';
 import { topologyNames, SERVICES } from '@saas/messaging';
-import { BenchReport, createBenchWorld, freePort, peakRssMb, runLoad, startService, waitReady, webhookSecret, WORKSPACE, type ServiceProcess } from '../lib';
+import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript, startService, webhookSecret, type ServiceProcess } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
 const SINGLE_CONNECTIONS = Number(process.env['BENCH_SINGLE_CONNECTIONS'] ?? 32);
 const BATCH_CONNECTIONS = Number(process.env['BENCH_BATCH_CONNECTIONS'] ?? 8);
 const BATCH = 100;
-
-/** Runs a bench-only server (TypeScript, from source) as its own process on a free port, once its /readyz answers. */
-async function startScript(name: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const logFile = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID']}`, `${name}.log`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(__dirname, `${name}.ts`)], {
-    cwd: WORKSPACE,
-    env: { ...env, BENCH_PORT: String(port) },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, 60000, () => child.exitCode === null);
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });
@@ -61,9 +34,9 @@ async function main(): Promise<void> {
       env: { ...env, WEBHOOK_GATEWAY_URL: webhooks.url, IDENTITY_SERVICE_URL: webhooks.url, INTEGRATION_WORKER_URL: webhooks.url },
     });
     stopping.push(() => gateway.stop());
-    const naive = await startScript('naive-server', env);
+    const naive = await startBenchScript(path.join(__dirname, 'naive-server.ts'), env);
     stopping.push(() => naive.stop());
-    const bare = await startScript('bare-server', env);
+    const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
 
     // Nothing consumes in this bench: empty the run's queues after each scenario so RabbitMQ (shared) stays small.

@@ -1,8 +1,7 @@
-import net from 'node:net';
 import { createTokenSigner } from '@saas/auth';
 import type { IdentityServiceConfig } from '@saas/config';
 import { Database, User, type Organization } from '@saas/db';
-import { createOrg, createUser, eventually, spawnTs, testConfig, unique, waitForExit } from '@saas/testing';
+import { createOrg, createUser, eventually, freePort, spawnTs, testConfig, unique, waitForExit } from '@saas/testing';
 import { Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
@@ -12,14 +11,6 @@ let producer: Producer;
 let identity: ReturnType<typeof spawnTs>;
 let identityUrl: string;
 let org: Organization;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   running = await runWorker(config);

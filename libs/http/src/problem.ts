@@ -59,13 +59,26 @@ function fromUnstorableText(err: { parent?: { code?: string; message?: string } 
   return unstorable ? new AppError(422, 'unstorable_text', 'Unprocessable Content', { detail: 'A text value contains characters that cannot be stored (e.g. NUL)' }) : undefined;
 }
 
+/** Sequelize's connection errors, by name (this lib stays free of the ORM). */
 const CONNECTION_ERRORS = new Set([
   'SequelizeConnectionError',
   'SequelizeConnectionRefusedError',
   'SequelizeConnectionAcquireTimeoutError',
-  'SequelizeHostNotReachableError',
   'SequelizeConnectionTimedOutError',
+  'SequelizeHostNotFoundError',
+  'SequelizeHostNotReachableError',
+  'SequelizeInvalidConnectionError',
 ]);
+/** PostgreSQL shutting down or restarting (57P0x), connection failures (08xxx), and the socket errors behind them. */
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET']);
+
+/** Whether an error means the database cannot be reached right now (answer 503 + Retry-After), not that the query was wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const error = err as { name?: string; parent?: { code?: string; message?: string } } | undefined;
+  if (CONNECTION_ERRORS.has(error?.name ?? '')) return true;
+  const parent = error?.parent;
+  return Boolean(parent && ((parent.code && UNAVAILABLE_CODES.has(parent.code)) || /Connection terminated/i.test(parent.message ?? '')));
+}
 
 /** Central error handler: every error leaves as application/problem+json with the request id. */
 export function problemErrorHandler(): ErrorRequestHandler {
@@ -74,7 +87,7 @@ export function problemErrorHandler(): ErrorRequestHandler {
       err instanceof AppError
         ? err
         : fromBodyParser(err) ??
-          (CONNECTION_ERRORS.has(err?.name) ? new ServiceUnavailableError('database_unavailable', 'The database is unreachable, retry later') : undefined) ??
+          (isDatabaseUnavailable(err) ? new ServiceUnavailableError('database_unavailable', 'The database is unreachable, retry later') : undefined) ??
           fromUnstorableText(err) ??
           fromClientStatus(err);
     if (known) {

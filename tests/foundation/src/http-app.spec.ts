@@ -135,6 +135,30 @@ describe('service runtime metrics', () => {
   });
 });
 
+describe('a database outage reaching the shared app', () => {
+  it.each([
+    ['a Sequelize connection error', Object.assign(new Error('connect ECONNREFUSED'), { name: 'SequelizeConnectionRefusedError' })],
+    ['a connection terminated mid-query', Object.assign(new Error('Connection terminated unexpectedly'), { name: 'SequelizeDatabaseError', parent: { message: 'Connection terminated unexpectedly' } })],
+    ['PostgreSQL shutting down (57P01)', Object.assign(new Error('terminating connection'), { name: 'SequelizeDatabaseError', parent: { code: '57P01' } })],
+  ])('when a handler fails with %s, then the answer is 503 with Retry-After', async (_label, failure) => {
+    const api = new ApiRouter().add({
+      method: 'get',
+      path: '/down',
+      summary: 'fails like the database',
+      tags: ['test'],
+      security: 'none',
+      responses: { 503: { description: 'database down' } },
+      handler: () => {
+        throw failure;
+      },
+    });
+    const app = createHttpApp({ service: 'test', logger: createLogger('test', 'silent'), metrics: createMetrics('test'), trustProxy: 'false', readiness: {}, api: { info: { title: 't', version: '1' }, routers: [api] } });
+    const res = await request(app).get('/down');
+    expect([res.status, JSON.parse(res.text).code]).toEqual([503, 'database_unavailable']);
+    expect(res.headers['retry-after']).toBeDefined();
+  });
+});
+
 describe('hostile input reaching the shared app', () => {
   const app = appWithRoutes();
 

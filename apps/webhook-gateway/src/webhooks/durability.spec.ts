@@ -1,7 +1,7 @@
 import net from 'node:net';
-import { createOrg, eventually } from '@saas/testing';
+import { createOrg, eventually, freePort } from '@saas/testing';
 import { webhookComponents } from './components';
-import { QueueWatcher, exampleEvent, freePort, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
+import { QueueWatcher, exampleEvent, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
 
 /** A TCP hop to the real RabbitMQ that the test opens and closes: "the broker" is down while it is closed. */
 class BrokerProxy {

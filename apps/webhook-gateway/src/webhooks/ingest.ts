@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { ConnectionError, QueryTypes } from 'sequelize';
+import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
 import type { IntegrationService } from '@saas/contracts';
 import type { Database } from '@saas/db';
-import { ServiceUnavailableError } from '@saas/http';
+import { isDatabaseUnavailable, ServiceUnavailableError } from '@saas/http';
 import { PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
 import type { WebhookMetrics } from './metrics';
 
@@ -43,14 +43,6 @@ export interface IngestPipelineOptions {
 }
 
 const RETRY_AFTER_SECONDS = 5;
-const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET']);
-
-export function isDatabaseUnavailable(err: unknown): boolean {
-  if (err instanceof ConnectionError) return true;
-  const parent = (err as { parent?: { code?: string; message?: string } })?.parent;
-  return Boolean(parent && ((parent.code && UNAVAILABLE_CODES.has(parent.code)) || /Connection terminated/i.test(parent.message ?? '')));
-}
-
 const isDeadlock = (err: unknown) => ['40P01', '40001'].includes((err as { parent?: { code?: string } })?.parent?.code ?? '');
 
 // One multi-row statement per group. Within a group every key appears once (repeats are folded into `dups`); a key

@@ -1,7 +1,7 @@
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Database } from '@saas/db';
-import { createOrg, eventually, spawnTs, testConfig, waitForExit } from '@saas/testing';
-import { exampleEvent, freePort, secretOf, send, storedEvents } from './webhooks.spec-helper';
+import { createOrg, eventually, freePort, spawnTs, testConfig, waitForExit } from '@saas/testing';
+import { exampleEvent, secretOf, send, storedEvents } from './webhooks.spec-helper';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 2 });
 afterAll(() => db.close());

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { Webhook } from 'standardwebhooks';
@@ -12,15 +11,6 @@ import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // App tests need the shared test kit; the boundary rule is about production code.
 import { startApp, testConfig, unique, type StartedApp } from '@saas/testing';
 import { buildWebhookApp } from '../app';
-
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '../../../../examples/webhooks');
 
