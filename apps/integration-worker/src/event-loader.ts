@@ -1,7 +1,8 @@
-import { WebhookEvent, type Database } from '@saas/db';
+import type { Database } from '@saas/db';
+import { readEvents, type EventRow } from './event-store';
 
 interface Waiter {
-  resolve: (event: WebhookEvent | null) => void;
+  resolve: (event: EventRow | null) => void;
   reject: (error: unknown) => void;
 }
 
@@ -17,7 +18,7 @@ export class EventLoader {
     private readonly maxBatch: number,
   ) {}
 
-  load(orgId: string, id: string): Promise<WebhookEvent | null> {
+  load(orgId: string, id: string): Promise<EventRow | null> {
     return new Promise((resolve, reject) => {
       const lane = this.lanes.get(orgId);
       const waiter = { resolve, reject };
@@ -36,8 +37,7 @@ export class EventLoader {
       const batch = [...lane.entries()].slice(0, this.maxBatch);
       for (const [id] of batch) lane.delete(id);
       try {
-        const rows = await this.db.forOrg(orgId, (transaction) => WebhookEvent.findAll({ where: { id: batch.map(([id]) => id) }, transaction }));
-        const byId = new Map(rows.map((row) => [row.id, row]));
+        const byId = await this.db.forOrg(orgId, (tx) => readEvents(tx, batch.map(([id]) => id)));
         for (const [id, waiters] of batch) for (const w of waiters) w.resolve(byId.get(id) ?? null);
       } catch (error) {
         for (const [, waiters] of batch) for (const w of waiters) w.reject(error);

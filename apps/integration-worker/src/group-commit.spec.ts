@@ -3,6 +3,15 @@ import { Database, Subscription, type Transaction } from '@saas/db';
 import { createOrg, unique } from '@saas/testing';
 import { GroupCommitter } from './group-commit';
 
+type Work = (tx: Transaction) => Promise<unknown>;
+/** A committer whose units are functions, applied in order in the group's transaction. */
+const workCommitter = () =>
+  new GroupCommitter<Work, unknown>(db, 100, async (tx, works) => {
+    const results: unknown[] = [];
+    for (const work of works) results.push(await work(tx));
+    return results;
+  });
+
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
 afterAll(() => db.close());
 
@@ -15,7 +24,7 @@ const txid = async (tx: Transaction) =>
 describe('group commit per organization', () => {
   it('when units arrive while the organization’s transaction runs, then they commit together in its next transaction', async () => {
     const org = await createOrg(db);
-    const committer = new GroupCommitter(db, 100);
+    const committer = workCommitter();
     let release!: () => void;
     const latch = new Promise<void>((resolve) => (release = resolve));
     const first = committer.submit(org.id, async (tx) => {
@@ -38,7 +47,7 @@ describe('group commit per organization', () => {
 
   it('when one unit of a group fails, then only that unit is rejected and the others are stored', async () => {
     const org = await createOrg(db);
-    const committer = new GroupCommitter(db, 100);
+    const committer = workCommitter();
     let release!: () => void;
     const latch = new Promise<void>((resolve) => (release = resolve));
     const first = committer.submit(org.id, () => latch);
@@ -60,7 +69,7 @@ describe('group commit per organization', () => {
 
   it('when the database connection dies under a group, then its units run again one by one: the sound one is stored once, the failing one is rejected', async () => {
     const org = await createOrg(db);
-    const committer = new GroupCommitter(db, 100);
+    const committer = workCommitter();
     let release!: () => void;
     const latch = new Promise<void>((resolve) => (release = resolve));
     const first = committer.submit(org.id, () => latch);

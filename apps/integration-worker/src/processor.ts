@@ -1,8 +1,8 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { appendAudit } from '@saas/audit';
-import { WebhookEvent, type AttemptRecord, type Database, type Transaction, type WebhookEventStatus } from '@saas/db';
+import { appendAudit, appendAuditEntries, type AuditEntryInput } from '@saas/audit';
+import type { AttemptRecord, Database, Transaction, WebhookEventStatus } from '@saas/db';
 import {
   decideFailure,
   HEADERS,
@@ -18,7 +18,8 @@ import {
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
 import type { EventLoader } from './event-loader';
-import type { GroupCommitter } from './group-commit';
+import { readEvents, updateEvents, type EventChange, type EventRow } from './event-store';
+import { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
 
@@ -35,8 +36,8 @@ export interface ProcessorDeps {
   metrics: WorkerMetrics;
   /** Reads the events of deliveries in batches (see EventLoader). */
   loader: EventLoader;
-  /** Applies syncs of one organization in shared transactions (see GroupCommitter). */
-  committer: GroupCommitter;
+  /** Deliveries of one organization applied in one transaction at most (see GroupCommitter). */
+  maxGroup: number;
   logger: Logger;
   /** After a commit that revoked tokens: drop the users' cached token state. */
   onTokensRevoked: (userIds: string[]) => Promise<void>;
@@ -61,10 +62,17 @@ function parseBody(message: ConsumeMessage): IntegrationMessage | null {
   }
 }
 
-const historyEntry = (event: WebhookEvent, outcome: AttemptRecord['outcome'], extra: Partial<AttemptRecord> = {}): AttemptRecord[] => [
-  ...(event.history ?? []),
-  { attempt: event.attempts + 1, at: new Date().toISOString(), outcome, ...extra },
-];
+type ApplyResult = SyncResult | 'already_finished';
+
+/** The event row after one more attempt: its status, attempt count and history with that attempt's entry. */
+function attemptChange(event: EventRow, status: 'processed' | 'skipped' | 'retrying' | 'failed', at: Date, entry: Partial<AttemptRecord> = {}): EventChange {
+  return {
+    id: event.id,
+    status,
+    attempts: event.attempts + 1,
+    history: [...(event.history ?? []), { attempt: event.attempts + 1, at: at.toISOString(), outcome: status, ...entry }],
+  };
+}
 
 /**
  * Handles one delivery of an integration message (DESIGN §5): provider call through its breaker, then the sync,
@@ -72,7 +80,11 @@ const historyEntry = (event: WebhookEvent, outcome: AttemptRecord['outcome'], ex
  * deliveries of one event never both apply it), then the ack. Failures go up the retry ladder or to dead letters.
  */
 export class EventProcessor {
-  constructor(private readonly deps: ProcessorDeps) {}
+  private readonly committer: GroupCommitter<Delivery, ApplyResult>;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.committer = new GroupCommitter(deps.db, deps.maxGroup, (tx, deliveries) => this.apply(tx, deliveries));
+  }
 
   async handle(service: IntegrationService, message: ConsumeMessage): Promise<Disposition> {
     const stop = this.deps.metrics.processingSeconds.startTimer({ service });
@@ -110,7 +122,7 @@ export class EventProcessor {
       return 'ack';
     }
 
-    let event: WebhookEvent | null;
+    let event: EventRow | null;
     try {
       event = await this.deps.loader.load(body.org_id, body.webhook_event_id);
     } catch (err) {
@@ -132,9 +144,9 @@ export class EventProcessor {
       return this.fail(delivery, err);
     }
 
-    let result: SyncResult | 'already_finished';
+    let result: ApplyResult;
     try {
-      result = await this.deps.committer.submit(body.org_id, (tx) => this.apply(tx, delivery));
+      result = await this.committer.submit(body.org_id, delivery);
     } catch (err) {
       return this.fail(delivery, err);
     }
@@ -153,35 +165,46 @@ export class EventProcessor {
     return 'ack';
   }
 
-  /** The sync, the event's new status and the audit entry: one transaction. */
-  private async apply(tx: Transaction, delivery: Delivery): Promise<SyncResult | 'already_finished'> {
-    const event = await WebhookEvent.findByPk(delivery.body.webhook_event_id, { lock: tx.LOCK.UPDATE, transaction: tx });
-    if (!event || FINISHED.includes(event.status)) return 'already_finished';
-    const data = (event.payload?.['data'] ?? {}) as Record<string, unknown>;
-    const result = await SYNCERS[delivery.service](tx, event, data);
-    await event.update(
-      {
-        status: result.outcome,
-        attempts: event.attempts + 1,
-        // last_error stays: an event that succeeded after retries still tells what went wrong before
-        processed_at: new Date(),
-        history: historyEntry(event, result.outcome, result.outcome === 'skipped' ? { error: result.reason } : {}),
-      },
-      { transaction: tx },
-    );
-    if (result.outcome === 'processed') {
-      await appendAudit(tx, {
-        orgId: event.org_id,
-        actorType: 'system',
-        actorId: 'integration-worker',
-        action: result.audit.action,
-        targetType: result.audit.targetType,
-        targetId: result.audit.targetId,
-        requestId: delivery.requestId,
-        metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
-      });
+  /**
+   * The syncs of a group of deliveries of one organization, their events' new statuses and their audit entries, in
+   * one transaction: the events are locked together, each sync runs in delivery order (per-entity order holds), then
+   * one statement stores every status and one appends every audit entry.
+   */
+  private async apply(tx: Transaction, deliveries: Delivery[]): Promise<ApplyResult[]> {
+    const events = await readEvents(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))], { lock: true });
+    const results: ApplyResult[] = [];
+    const changes: EventChange[] = [];
+    const audits: AuditEntryInput[] = [];
+    const now = new Date();
+    for (const delivery of deliveries) {
+      const event = events.get(delivery.body.webhook_event_id);
+      if (!event || FINISHED.includes(event.status)) {
+        results.push('already_finished');
+        continue;
+      }
+      const data = (event.payload?.['data'] ?? {}) as Record<string, unknown>;
+      const result = await SYNCERS[delivery.service](tx, event, data);
+      // last_error stays: an event that succeeded after retries still tells what went wrong before
+      changes.push({ ...attemptChange(event, result.outcome, now, result.outcome === 'skipped' ? { error: result.reason } : {}), processed_at: now });
+      // a second delivery of this event in the same group finds it finished
+      event.status = result.outcome;
+      if (result.outcome === 'processed') {
+        audits.push({
+          orgId: event.org_id,
+          actorType: 'system',
+          actorId: 'integration-worker',
+          action: result.audit.action,
+          targetType: result.audit.targetType,
+          targetId: result.audit.targetId,
+          requestId: delivery.requestId,
+          metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
+        });
+      }
+      results.push(result);
     }
-    return result;
+    await updateEvents(tx, changes);
+    await appendAuditEntries(tx, audits);
+    return results;
   }
 
   /** A failed attempt: the next rung of the retry ladder, or — permanent or out of retries — the dead letters. */
@@ -211,12 +234,9 @@ export class EventProcessor {
     const { body } = delivery;
     try {
       await this.deps.db.forOrg(body.org_id, async (tx) => {
-        const event = await WebhookEvent.findByPk(body.webhook_event_id, { lock: tx.LOCK.UPDATE, transaction: tx });
+        const event = (await readEvents(tx, [body.webhook_event_id], { lock: true })).get(body.webhook_event_id);
         if (!event || FINISHED.includes(event.status)) return;
-        await event.update(
-          { status, attempts: event.attempts + 1, last_error: reason, history: historyEntry(event, status, { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }) },
-          { transaction: tx },
-        );
+        await updateEvents(tx, [{ ...attemptChange(event, status, new Date(), { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }), last_error: reason }]);
         if (status === 'failed') {
           await appendAudit(tx, {
             orgId: event.org_id,
@@ -226,7 +246,7 @@ export class EventProcessor {
             targetType: 'webhook_event',
             targetId: event.id,
             requestId: delivery.requestId,
-            metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts, reason },
+            metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts + 1, reason },
           });
         }
       });

@@ -13,7 +13,6 @@ import type { ServiceRuntime } from '@saas/runtime';
 import { ServiceBreakers } from './breakers';
 import { CIRCUIT_STATE_VALUE, createWorkerMetrics } from './metrics';
 import { EventLoader } from './event-loader';
-import { GroupCommitter } from './group-commit';
 import { EventProcessor } from './processor';
 import { SimulatedProvider, type ProviderAdapter } from './providers';
 
@@ -73,7 +72,7 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     breakers,
     metrics,
     loader: new EventLoader(runtime.db, GROUP_COMMIT_MAX),
-    committer: new GroupCommitter(runtime.db, GROUP_COMMIT_MAX),
+    maxGroup: GROUP_COMMIT_MAX,
     logger,
     onTokensRevoked: async (userIds) => {
       for (const userId of userIds) await invalidateTokenState(redis, config.REDIS_KEY_PREFIX, userId);

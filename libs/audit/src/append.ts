@@ -31,32 +31,50 @@ const heldHeads = new WeakMap<Transaction, Map<string, string>>();
  * The transaction must see `orgId`'s rows (forOrg(orgId) or asSystem; org_id NULL needs asSystem).
  */
 export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AuditLog> {
+  const [created] = await appendAuditEntries(tx, [entry]);
+  return created as AuditLog;
+}
+
+/**
+ * Appends entries in the given order, as appendAudit would one by one, with one INSERT: their links are computed in
+ * memory from the chain heads (each chain locked and read once per transaction) and the rows of one multi-row
+ * INSERT take their `seq` in VALUES order, which is the order verify follows.
+ */
+export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[]): Promise<AuditLog[]> {
   const { sequelize } = AuditLog;
   if (!sequelize) throw new Error('appendAudit: the database models are not initialized (construct a Database first)');
-  const key = chainLockKey(entry.orgId);
+  if (!entries.length) return [];
   let heads = heldHeads.get(tx);
   if (!heads) heldHeads.set(tx, (heads = new Map()));
-  let prevHash = heads.get(key);
-  if (prevHash === undefined) {
-    await sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', { bind: [key], transaction: tx });
-    const last = await AuditLog.findOne({ attributes: ['hash'], where: { org_id: entry.orgId }, order: [['seq', 'DESC']], transaction: tx });
-    prevHash = last?.hash ?? GENESIS_HASH;
+  // the new heads are kept once the rows are stored, as a single append's were
+  const advanced = new Map<string, string>();
+  const rows = [];
+  for (const entry of entries) {
+    const key = chainLockKey(entry.orgId);
+    let prevHash = advanced.get(key) ?? heads.get(key);
+    if (prevHash === undefined) {
+      await sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', { bind: [key], transaction: tx });
+      const last = await AuditLog.findOne({ attributes: ['hash'], where: { org_id: entry.orgId }, order: [['seq', 'DESC']], transaction: tx });
+      prevHash = last?.hash ?? GENESIS_HASH;
+    }
+    const fields = {
+      id: randomUUID(),
+      org_id: entry.orgId,
+      actor_type: entry.actorType,
+      actor_id: entry.actorId ?? null,
+      action: entry.action,
+      target_type: entry.targetType ?? null,
+      target_id: entry.targetId ?? null,
+      request_id: entry.requestId ?? null,
+      ip: entry.ip ?? null,
+      metadata: entry.metadata ?? {},
+      created_at: new Date(),
+    };
+    const hash = entryHash(prevHash, fields);
+    rows.push({ ...fields, prev_hash: prevHash, hash });
+    advanced.set(key, hash);
   }
-  const fields = {
-    id: randomUUID(),
-    org_id: entry.orgId,
-    actor_type: entry.actorType,
-    actor_id: entry.actorId ?? null,
-    action: entry.action,
-    target_type: entry.targetType ?? null,
-    target_id: entry.targetId ?? null,
-    request_id: entry.requestId ?? null,
-    ip: entry.ip ?? null,
-    metadata: entry.metadata ?? {},
-    created_at: new Date(),
-  };
-  const hash = entryHash(prevHash, fields);
-  const created = await AuditLog.create({ ...fields, prev_hash: prevHash, hash }, { transaction: tx });
-  heads.set(key, hash);
+  const created = await AuditLog.bulkCreate(rows, { transaction: tx });
+  for (const [key, hash] of advanced) heads.set(key, hash);
   return created;
 }

@@ -1,7 +1,7 @@
 import { Sequelize } from 'sequelize';
 import { randomBytes } from 'node:crypto';
 import { AuditLog, Database, Organization } from '@saas/db';
-import { appendAudit, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain } from './index';
+import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain } from './index';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 6 });
 // The tables' owner: the only role that can edit the append-only log, i.e. the tamperer.
@@ -48,6 +48,23 @@ describe('appendAudit', () => {
     inOne.slice(1).forEach((entry, i) => expect(entry.prev_hash).toBe(inOne[i]!.hash));
     await appendMany(org.id, 1);
     expect(await verify(org.id)).toMatchObject({ valid: true, entries_checked: 8 });
+  });
+
+  it('when a batch of entries is appended with one insert between single appends, then they link in the given order and the chain verifies', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 1);
+    const batch = await db.forOrg(org.id, async (tx) => {
+      await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.before_batch' });
+      return appendAuditEntries(
+        tx,
+        Array.from({ length: 6 }, (_, i) => ({ orgId: org.id, actorType: 'system' as const, action: `test.batch.${i}`, metadata: { i, nested: { z: i, a: [i] } } })),
+      );
+    });
+    await appendMany(org.id, 1);
+    batch.slice(1).forEach((entry, i) => expect(entry.prev_hash).toBe(batch[i]!.hash));
+    const stored = await db.forOrg(org.id, (tx) => AuditLog.findAll({ where: { org_id: org.id }, order: [['seq', 'ASC']], transaction: tx }));
+    expect(stored.map((entry) => entry.action)).toEqual(['test.step', 'test.before_batch', ...batch.map((entry) => entry.action), 'test.step']);
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 9 });
   });
 
   it('when entries are appended, then each links to the previous one and the first to the genesis hash', async () => {

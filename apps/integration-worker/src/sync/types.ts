@@ -1,5 +1,8 @@
 import type { Transaction, WebhookEvent } from '@saas/db';
 
+/** What a syncer reads of the event it applies. */
+export type SyncedEvent = Pick<WebhookEvent, 'org_id' | 'event_type' | 'event_timestamp'>;
+
 /** What applying one event did, for the event's status, its audit entry and the work after commit. */
 export type SyncResult =
   | {
@@ -12,7 +15,7 @@ export type SyncResult =
 
 export type EventData = Record<string, unknown>;
 
-export type Syncer = (tx: Transaction, event: WebhookEvent, data: EventData) => Promise<SyncResult>;
+export type Syncer = (tx: Transaction, event: SyncedEvent, data: EventData) => Promise<SyncResult>;
 
 export const stale = (reason = 'an event newer than this one was already applied'): SyncResult => ({ outcome: 'skipped', reason });
 

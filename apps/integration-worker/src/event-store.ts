@@ -1,0 +1,51 @@
+import { QueryTypes } from 'sequelize';
+import { WebhookEvent, type AttemptRecord, type Transaction } from '@saas/db';
+
+/** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
+export type EventRow = Pick<
+  WebhookEvent,
+  'id' | 'org_id' | 'service' | 'event_id' | 'event_type' | 'event_timestamp' | 'status' | 'payload' | 'attempts' | 'history' | 'received_at'
+>;
+
+/** An attempt's outcome for its event row; `last_error` and `processed_at` stay as they were when absent. */
+export interface EventChange {
+  id: string;
+  status: WebhookEvent['status'];
+  attempts: number;
+  history: AttemptRecord[];
+  last_error?: string;
+  processed_at?: Date;
+}
+
+const COLUMNS = 'id, org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, history, received_at';
+
+function sequelizeOf() {
+  const { sequelize } = WebhookEvent;
+  if (!sequelize) throw new Error('the database models are not initialized (construct a Database first)');
+  return sequelize;
+}
+
+/**
+ * The rows of `ids` the transaction can see (row-level security applies). With `lock`, every row is locked FOR
+ * UPDATE in one statement, in id order, so two transactions locking overlapping sets never deadlock on them.
+ */
+export async function readEvents(tx: Transaction, ids: string[], { lock = false } = {}): Promise<Map<string, EventRow>> {
+  const rows = await sequelizeOf().query<EventRow>(
+    `SELECT ${COLUMNS} FROM webhook_events WHERE id = ANY($1::uuid[])${lock ? ' ORDER BY id FOR UPDATE' : ''}`,
+    { bind: [ids], type: QueryTypes.SELECT, transaction: tx },
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** Stores the outcomes of many attempts with one UPDATE. */
+export async function updateEvents(tx: Transaction, changes: EventChange[]): Promise<void> {
+  if (!changes.length) return;
+  await sequelizeOf().query(
+    `UPDATE webhook_events AS e
+        SET status = c.status, attempts = c.attempts, history = c.history,
+            last_error = COALESCE(c.last_error, e.last_error), processed_at = COALESCE(c.processed_at, e.processed_at), updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS c(id uuid, status text, attempts int, history jsonb, last_error text, processed_at timestamptz)
+      WHERE e.id = c.id`,
+    { bind: [JSON.stringify(changes)], transaction: tx },
+  );
+}
