@@ -163,6 +163,20 @@ describe('DELETE /users/{id}', () => {
   });
 });
 
+describe('GET /users/me', () => {
+  it.each(['userA', 'superadmin'] as const)('when %s reads their profile, then it is the same resource GET /users/{id} answers', async (who) => {
+    const w = await seedWorld(h);
+    const me = await h.http.get('/users/me').set(bearer(h.tokenOf(w[who])));
+    expect(me.status).toBe(200);
+    const byId = await h.http.get(`/users/${w[who].id}`).set(bearer(h.tokenOf(w.superadmin)));
+    expect(me.body).toEqual(byId.body);
+    expect(Object.keys(me.body).sort()).toEqual(
+      ['created_at', 'department', 'email', 'external_id', 'first_name', 'id', 'last_name', 'org_id', 'role', 'status', 'title', 'updated_at'],
+    );
+    expect(me.body).toMatchObject({ id: w[who].id, org_id: w[who].org_id, created_at: w[who].created_at.toISOString() });
+  });
+});
+
 describe('PATCH /users/me', () => {
   it('when the password is changed, then earlier tokens stop, the new password logs in and the old one does not', async () => {
     const w = await seedWorld(h);

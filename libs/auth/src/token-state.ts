@@ -1,6 +1,5 @@
 import type Redis from 'ioredis';
-import { QueryTypes } from 'sequelize';
-import type { Database, OrgStatus, Role, Transaction, UserStatus } from '@saas/db';
+import { sql, type Database, type OrgStatus, type Role, type UserStatus } from '@saas/db';
 
 /** What a token is checked against on every request: the user's and the organization's current state. */
 export interface UserTokenState {
@@ -50,16 +49,12 @@ interface StateRow {
 }
 
 async function readFromDatabase(db: Database, userId: string, orgClaim: string | null): Promise<StateRow | undefined> {
-  const query = (transaction: Transaction) =>
-    db.sequelize.query<StateRow>(
-      `SELECT u.status, u.token_version, u.role, u.org_id, o.status AS org_status
-         FROM users u LEFT JOIN organizations o ON o.id = u.org_id
-        WHERE u.id = $1`,
-      { bind: [userId], type: QueryTypes.SELECT, plain: true, transaction },
-    ) as Promise<StateRow | null>;
+  const statement = sql`SELECT u.status, u.token_version, u.role, u.org_id, o.status AS org_status
+                          FROM users u LEFT JOIN organizations o ON o.id = u.org_id
+                         WHERE u.id = ${userId}`;
   // A member's state is read inside their own organization's scope; only a superadmin (no organization) needs the system scope.
-  const row = orgClaim ? await db.forOrg(orgClaim, query) : await db.asSystem('token check of a superadmin', query);
-  return row ?? undefined;
+  const [row] = orgClaim ? await db.readForOrg<StateRow>(orgClaim, statement) : await db.readAsSystem<StateRow>('token check of a superadmin', statement);
+  return row;
 }
 
 export interface TokenStateStore {

@@ -2,8 +2,14 @@ import type { AuditLog, Organization, User } from '@saas/db';
 
 const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
 
+/** What the public shape of a user is made of: a model instance, or a row read as it is (`findOwnProfile`). */
+export type UserRecord = Pick<
+  User,
+  'id' | 'org_id' | 'email' | 'first_name' | 'last_name' | 'role' | 'status' | 'department' | 'title' | 'external_id' | 'created_at' | 'updated_at'
+>;
+
 /** The public shape of a user (DESIGN §3): never the password hash nor the token version. */
-export function toUserResource(user: User) {
+export function toUserResource(user: UserRecord) {
   return {
     id: user.id,
     org_id: user.org_id,

@@ -1,9 +1,10 @@
 import { Op } from 'sequelize';
-import { Organization, User, type Role, type Transaction, type UserStatus } from '@saas/db';
+import { Organization, sql, User, type Database, type Role, type Transaction, type UserStatus } from '@saas/db';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '@saas/http';
 import { audit, type Actor } from './actor';
 import { refuseDuplicates } from './conflicts';
 import { issueInvite, revokeInvites, type IssuedInvite } from './invites';
+import { toUserResource, type UserRecord, type UserResource } from './resources';
 import { revokeUserTokens } from './tokens';
 
 export interface ProfileFields {
@@ -37,6 +38,19 @@ async function assertAnotherActiveAdmin(tx: Transaction, user: User): Promise<vo
   await lockOrganization(tx, user.org_id);
   const others = await User.count({ where: { org_id: user.org_id, role: 'admin', status: 'active', id: { [Op.ne]: user.id } }, transaction: tx });
   if (others === 0) throw new ConflictError('last_active_admin', 'The last active admin of an organization cannot be demoted, suspended or deleted');
+}
+
+/**
+ * The caller's own profile (`GET /users/me`), read in one round trip under row-level security: within their
+ * organization, or across organizations for a superadmin (`orgId` null). Undefined when it is not theirs to see.
+ * `userId` and `orgId` are the authenticated principal's, already validated as uuids.
+ */
+export async function findOwnProfile(db: Database, userId: string, orgId: string | null): Promise<UserResource | undefined> {
+  const statement = sql`SELECT id, org_id, email, first_name, last_name, role, status, department, title, external_id, created_at, updated_at
+                          FROM users WHERE id = ${userId}`;
+  const [row] =
+    orgId === null ? await db.readAsSystem<UserRecord>('a superadmin reads their own profile', statement) : await db.readForOrg<UserRecord>(orgId, statement);
+  return row && row.org_id === orgId ? toUserResource(row) : undefined;
 }
 
 /** Creates a member of an organization (an active one with a password, else pending with an invite) and audits it. */

@@ -7,6 +7,7 @@ import { ApiRouter, BadRequestError, ForbiddenError, NotFoundError, ValidationEr
 import {
   createMember,
   deactivateMember,
+  findOwnProfile,
   hashPassword,
   presentedPasswordSchema,
   reinviteMember,
@@ -74,8 +75,9 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
 
   const getMe: RequestHandler = async (req, res) => {
     const p = principalOf(req);
-    const user = await withOrgScope(db, p.orgId, 'a superadmin reads their own profile', (tx) => self(req, tx));
-    res.json(toUserResource(user));
+    const profile = await findOwnProfile(db, p.userId, p.orgId);
+    if (!profile) throw new NotFoundError('user_not_found', 'User not found');
+    res.json(profile);
   };
 
   const updateMe: RequestHandler = async (req, res) => {
