@@ -6,36 +6,15 @@
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (GET /users/me, 32),
 // BENCH_LOGIN_CONNECTIONS (8), BENCH_BCRYPT_COST (default 12, as production), plus bench/lib's variables.
 import path from 'node:path';
-import bcrypt from 'bcrypt';
-import { Database, Organization, User } from '@saas/db';
+import { Database } from '@saas/db';
 import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript, startService } from '../lib';
+import { BENCH_PASSWORD, loginToken, seedAccounts } from './fixture';
 import type { LoginLoadArgs } from './login-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const LOGIN_CONNECTIONS = Number(process.env['BENCH_LOGIN_CONNECTIONS'] ?? 8);
 const ACCOUNTS = 64;
-const PASSWORD = 'bench-password-1';
-
-/** One organization with ACCOUNTS active users sharing one password (hashed once at the run's cost). */
-async function seedAccounts(db: Database, cost: number): Promise<string[]> {
-  const hash = await bcrypt.hash(PASSWORD, cost);
-  return db.asSystem('bench fixture', async (transaction) => {
-    const slug = `bench-${Date.now().toString(36)}`;
-    const org = await Organization.create({ name: `Bench ${slug}`, slug }, { transaction });
-    const rows = Array.from({ length: ACCOUNTS }, (_, i) => ({
-      org_id: org.id,
-      email: `user${i}@${slug}.test`,
-      password_hash: hash,
-      role: i === 0 ? 'admin' : 'user',
-      status: 'active',
-      first_name: 'Bench',
-      last_name: String(i),
-    }));
-    await User.bulkCreate(rows, { transaction });
-    return rows.map((r) => r.email);
-  });
-}
 
 async function main(): Promise<void> {
   const world = await createBenchWorld({
@@ -46,7 +25,7 @@ async function main(): Promise<void> {
   const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
   const stopping: (() => Promise<void>)[] = [];
   try {
-    const emails = await seedAccounts(db, Number(env['BCRYPT_COST']));
+    const emails = await seedAccounts(db, ACCOUNTS, Number(env['BCRYPT_COST']));
     const identity = await startService('identity-service', { env });
     stopping.push(() => identity.stop());
     // api-gateway's readiness asks every upstream; only identity-service takes part in this bench.
@@ -57,13 +36,7 @@ async function main(): Promise<void> {
     const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
 
-    const login = await fetch(`${gateway.url}/users/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: emails[1], password: PASSWORD }),
-    });
-    if (!login.ok) throw new Error(`login failed: ${login.status} ${await login.text()}`);
-    const { access_token: token } = (await login.json()) as { access_token: string };
+    const token = await loginToken(gateway.url, emails[1]!);
     const authorization = { authorization: `Bearer ${token}` };
 
     const me = (base: string, headers: Record<string, string> = {}) => () => runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
@@ -72,7 +45,7 @@ async function main(): Promise<void> {
         url: base,
         duration: DURATION,
         connections: LOGIN_CONNECTIONS,
-        requests: { module: 'bench/identity/login-requests.ts', args: { emails, password: PASSWORD } satisfies LoginLoadArgs },
+        requests: { module: 'bench/identity/login-requests.ts', args: { emails, password: BENCH_PASSWORD } satisfies LoginLoadArgs },
       });
 
     const report = new BenchReport('identity', {
