@@ -2,6 +2,7 @@ import * as initialSchema from './0001-initial-schema';
 import * as rowLevelSecurity from './0002-row-level-security';
 import * as statusAndScaleIndexes from './0003-status-and-scale-indexes';
 import * as outboxByLastChange from './0004-outbox-by-last-change';
+import * as allOrganizationsViews from './0005-all-organizations-views';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -9,5 +10,6 @@ export const migrations = [
   { name: '0002-row-level-security', ...rowLevelSecurity },
   { name: '0003-status-and-scale-indexes', ...statusAndScaleIndexes },
   { name: '0004-outbox-by-last-change', ...outboxByLastChange },
+  { name: '0005-all-organizations-views', ...allOrganizationsViews },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
