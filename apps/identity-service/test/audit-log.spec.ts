@@ -105,6 +105,53 @@ describe('GET /audit-logs', () => {
     const since = await h.http.get(`/audit-logs?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`).set(as);
     expect(since.body.items).toEqual([]);
   });
+
+  it('when a time range is paged one entry at a time, then every entry in it comes once, newest first, across equal timestamps', async () => {
+    const w = await seedWorld(h);
+    // three entries share one instant, so page boundaries fall between equal timestamps; the hash chain is not under test here
+    const owner = ownerConnection();
+    try {
+      await owner.transaction(async (transaction) => {
+        await owner.query("SELECT set_config('app.scope', 'system', true)", { transaction });
+        await owner.query(
+          `INSERT INTO audit_logs (org_id, actor_type, action, created_at, prev_hash, hash)
+           SELECT $1, 'system', 'test.ranged', now() - make_interval(secs => t), 'x', 'x' FROM unnest(ARRAY[1, 2, 2, 2, 3, 3600]) t`,
+          { bind: [w.orgB.id], transaction },
+        );
+      });
+    } finally {
+      await owner.close();
+    }
+    const as = bearer(h.tokenOf(w.adminB));
+    const range = `action=test.ranged&since=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}&until=${encodeURIComponent(new Date().toISOString())}`;
+
+    const walked: { id: string; created_at: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { items: { id: string; created_at: string }[]; next_cursor: string | null } } = await h.http
+        .get(`/audit-logs?${range}&limit=1${cursor ? `&cursor=${cursor}` : ''}`)
+        .set(as)
+        .expect(200);
+      walked.push(...res.body.items);
+      cursor = res.body.next_cursor;
+    } while (cursor && walked.length <= 10);
+
+    const inRange = (await h.http.get(`/audit-logs?${range}&limit=200`).set(as).expect(200)).body.items as { id: string }[];
+    expect(walked.map((e) => e.id)).toEqual(inRange.map((e) => e.id));
+    expect(new Set(walked.map((e) => e.id)).size).toBe(5);
+    const times = walked.map((e) => Date.parse(e.created_at));
+    expect(times).toEqual([...times].sort((x, y) => y - x));
+  });
+
+  it('when a time range is given with a cursor of the unranged list, then it is refused with 422', async () => {
+    const w = await seedWorld(h);
+    const as = bearer(h.tokenOf(w.adminA));
+    for (const title of ['one', 'two']) await h.http.patch(`/users/${w.userA.id}`).set(as).send({ title }).expect(200);
+    const unranged = await h.http.get('/audit-logs?limit=1').set(as).expect(200);
+    const res = await h.http.get(`/audit-logs?since=2000-01-01T00:00:00Z&cursor=${unranged.body.next_cursor}`).set(as);
+    expect(res.status).toBe(422);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+  });
 });
 
 describe('GET /audit-logs/verify', () => {
