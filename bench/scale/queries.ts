@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { statusStatements } from '../../apps/webhook-gateway/src/integrations/status';
 import { percentile } from '../lib';
 
 /**
@@ -19,39 +20,19 @@ const USER_COLUMNS = 'id, org_id, email, first_name, last_name, role, status, de
 const EVENT_COLUMNS = 'id, org_id, service, event_id, event_type, status, attempts, last_error, duplicate_count, received_at, processed_at';
 const AUDIT_COLUMNS = 'id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash, seq';
 
+const CURSOR_TS = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+
 const orgFilter = (orgId: string | null, n = 1) => (orgId ? `org_id = $${n}` : 'true');
 
-function statusSql(orgId: string | null): string {
-  const org = orgFilter(orgId);
-  return `
-    SELECT s.service, w.processed, w.retried, w.failed, ls.processed_at AS last_success, ls.event_id AS last_event_id,
-           lf.updated_at AS last_failure, lf.last_error, l3.outcomes, pend.n AS pending
-    FROM unnest(ARRAY['user_service', 'payment_service', 'communication_service']) AS s(service)
-    CROSS JOIN LATERAL (
-      SELECT count(*) FILTER (WHERE status = 'processed') AS processed, count(*) FILTER (WHERE attempts > 1) AS retried,
-             count(*) FILTER (WHERE status = 'failed') AS failed
-      FROM webhook_events WHERE ${org} AND service = s.service AND received_at >= now() - interval '900 seconds') w
-    LEFT JOIN LATERAL (
-      SELECT processed_at, event_id FROM webhook_events WHERE ${org} AND service = s.service AND status = 'processed'
-      ORDER BY received_at DESC LIMIT 1) ls ON true
-    LEFT JOIN LATERAL (
-      SELECT updated_at, last_error FROM webhook_events WHERE ${org} AND service = s.service AND status = 'failed'
-      ORDER BY received_at DESC LIMIT 1) lf ON true
-    LEFT JOIN LATERAL (
-      SELECT array_agg(status) AS outcomes FROM (
-        SELECT status FROM webhook_events WHERE ${org} AND service = s.service AND status IN ('processed', 'failed')
-        ORDER BY received_at DESC LIMIT 3) t) l3 ON true
-    LEFT JOIN LATERAL (
-      SELECT count(*) AS n FROM webhook_events WHERE ${org} AND service = s.service AND status IN ('received', 'queued', 'retrying')) pend ON true`;
-}
+/** The audit entries of one day, two days back (the fixture writes one a second over the last 11.6 days). */
+export const AUDIT_RANGE = { since: new Date(Date.now() - 3 * 86400_000).toISOString(), until: new Date(Date.now() - 2 * 86400_000).toISOString() };
 
 /** The cases for one tenant (or, with null, for a superadmin across all tenants). */
 export function queryCases(label: string, orgId: string | null): QueryCase[] {
   const p = orgId ? [orgId] : [];
   const n = p.length + 1;
   const org = orgFilter(orgId);
-  const since = new Date(Date.now() - 3 * 86400_000).toISOString();
-  const until = new Date(Date.now() - 2 * 86400_000).toISOString();
+  const { since, until } = AUDIT_RANGE;
   return [
     { name: `users ${label}`, endpoint: 'GET /users', orgId, sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} ORDER BY created_at, id LIMIT 51`, params: p },
     {
@@ -65,7 +46,7 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
       name: `users ?q= ${label}`,
       endpoint: 'GET /users',
       orgId,
-      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND (lower(email) LIKE $${n} OR lower(first_name) LIKE $${n} OR lower(last_name) LIKE $${n})
+      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND (email ILIKE $${n} OR first_name ILIKE $${n} OR last_name ILIKE $${n})
             ORDER BY created_at, id LIMIT 51`,
       params: [...p, '%last12%'],
     },
@@ -81,7 +62,8 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
       name: `audit-logs ?since&until ${label}`,
       endpoint: 'GET /audit-logs',
       orgId,
-      sql: `SELECT ${AUDIT_COLUMNS} FROM audit_logs WHERE ${org} AND created_at >= $${n} AND created_at < $${n + 1} ORDER BY seq DESC LIMIT 51`,
+      sql: `SELECT ${AUDIT_COLUMNS}, ${CURSOR_TS} FROM audit_logs WHERE ${org} AND created_at >= $${n} AND created_at < $${n + 1}
+            ORDER BY created_at DESC, id DESC LIMIT 51`,
       params: [...p, since, until],
     },
     {
@@ -105,7 +87,13 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
       sql: `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE ${org} AND event_type = 'message.delivered' ORDER BY received_at DESC, id DESC LIMIT 51`,
       params: p,
     },
-    { name: `integrations/status ${label}`, endpoint: 'GET /integrations/status', orgId, sql: statusSql(orgId), params: p },
+    ...Object.entries(statusStatements(orgId, new Date(Date.now() - 900_000))).map(([statement, { sql, bind }]) => ({
+      name: `integrations/status (${statement}) ${label}`,
+      endpoint: 'GET /integrations/status',
+      orgId,
+      sql,
+      params: bind,
+    })),
   ];
 }
 

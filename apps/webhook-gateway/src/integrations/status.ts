@@ -68,6 +68,13 @@ const windowSql = (org: string) => `
    WHERE ${org} e.service = ANY($2::text[]) AND e.updated_at >= $3 AND (h->>'at')::timestamptz >= $3
    GROUP BY 1, 2`;
 
+/** The status's statements for one organization (or, with null, all of them), as bench/scale measures them too. */
+export function statusStatements(orgId: string | null, since: Date): Record<'figures' | 'window', { sql: string; bind: unknown[] }> {
+  const org = orgId ? 'e.org_id = $1::uuid AND' : '$1::uuid IS NULL AND';
+  const bind = [orgId, [...SERVICES]];
+  return { figures: { sql: figuresSql(org), bind }, window: { sql: windowSql(org), bind: [...bind, since] } };
+}
+
 async function rows<T extends object>(db: Database, tx: Transaction, sql: string, bind: unknown[]): Promise<T[]> {
   return db.sequelize.query<T>(sql, { bind, type: QueryTypes.SELECT, transaction: tx });
 }
@@ -83,11 +90,10 @@ export async function integrationStatus(
   options: { orgId: string | null; windowSeconds: number; redisPrefix: string; now?: Date },
 ): Promise<Record<IntegrationService, ServiceStatus>> {
   const since = new Date((options.now ?? new Date()).getTime() - options.windowSeconds * 1000);
-  const org = options.orgId ? 'e.org_id = $1::uuid AND' : '$1::uuid IS NULL AND';
-  const bind = [options.orgId, [...SERVICES]];
+  const statements = statusStatements(options.orgId, since);
   // one query at a time: a transaction's client runs statements sequentially
-  const figures = await rows<ServiceFigures>(db, tx, figuresSql(org), bind);
-  const window = await rows<{ service: string; outcome: string; n: number }>(db, tx, windowSql(org), [...bind, since]);
+  const figures = await rows<ServiceFigures>(db, tx, statements.figures.sql, statements.figures.bind);
+  const window = await rows<{ service: string; outcome: string; n: number }>(db, tx, statements.window.sql, statements.window.bind);
 
   const result = {} as Record<IntegrationService, ServiceStatus>;
   for (const service of SERVICES) {
