@@ -14,6 +14,11 @@ const fileEnv = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {}
 const env = { ...fileEnv, ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
 const get = (name, fallback) => env[name] || fallback;
 const migrateOnly = process.argv.includes('--migrate-only');
+// The flags every service runs with, shared with deploy/Dockerfile and the benches.
+const nodeFlags = readFileSync('deploy/node-flags', 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() && !line.startsWith('#'))
+  .map((line) => line.trim());
 
 const dependencies = [
   ['PostgreSQL', 'DATABASE_ADMIN_URL', 'postgres://postgres@127.0.0.1:5432/saas', 5432, 'postgres'],
@@ -111,11 +116,11 @@ async function waitReady(children) {
 await checkDependencies();
 ensureDevKeys();
 run('build', 'npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']);
-run('migrate + bootstrap superadmin', process.execPath, ['--enable-source-maps', 'dist/apps/identity-service/migrate.js']);
+run('migrate + bootstrap superadmin', process.execPath, [...nodeFlags, 'dist/apps/identity-service/migrate.js']);
 if (migrateOnly) process.exit(0);
 
 const children = services.map(([label, entry]) => {
-  const child = spawn(process.execPath, ['--enable-source-maps', entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   prefixLines(child.stdout, label, process.stdout);
   prefixLines(child.stderr, label, process.stderr);
   child.on('exit', (code, signal) => {

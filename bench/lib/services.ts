@@ -34,6 +34,12 @@ export function ensureBuilt(): void {
   built = true;
 }
 
+/** The Node.js flags every service ships with (deploy/node-flags; also read by deploy/Dockerfile and `npm start`). */
+export const NODE_FLAGS = readFileSync(path.join(WORKSPACE, 'deploy/node-flags'), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() && !line.startsWith('#'))
+  .map((line) => line.trim());
+
 /** Peak resident set size of a live process in MB (VmHWM), or null once it has exited. */
 export function peakRssMb(pid: number): number | null {
   try {
@@ -110,7 +116,7 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
   }
   const logFile = benchLogFile(options.env, `${name}${options.instance ? `-${options.instance}` : ''}`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', ...entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), ...entry], {
     cwd: WORKSPACE,
     env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
     stdio: ['ignore', fd, fd],

@@ -57,7 +57,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('when the apps start, then the migrate step (the identity build\'s migrate entry) has completed and their dependencies are healthy', () => {
-    expect(services.migrate.command).toEqual(expect.arrayContaining([buildOutput('identity-service', 'migrate')]));
+    expect(services.migrate.command.join(' ')).toContain(`deploy/node-flags) ${buildOutput('identity-service', 'migrate')}`);
     expect(services.migrate.depends_on.postgres.condition).toBe('service_healthy');
     for (const app of APPS.filter((a) => a !== 'api-gateway')) {
       const deps = services[app].depends_on;
@@ -179,8 +179,22 @@ describe('deploy/Dockerfile', () => {
 
   it('when the CMD starts the app, then node is exec\'d so SIGTERM reaches it', () => {
     const cmd = runtime.body.filter((i) => i.op === 'CMD').pop();
-    expect(cmd?.args).toMatch(/exec node .*dist\/apps\/\$\{APP\}\/main\.js/);
+    expect(cmd?.args).toMatch(/exec node \$\(grep -v '\^#' deploy\/node-flags\) dist\/apps\/\$\{APP\}\/main\.js/);
     for (const app of APPS) expect(buildOutput(app, 'main')).toBe(`dist/apps/${app}/main.js`);
+    const copied = runtime.body.filter((i) => i.op === 'COPY').map((i) => i.args);
+    expect(copied.some((args) => /deploy\/node-flags/.test(args))).toBe(true);
+  });
+
+  it('when node starts with deploy/node-flags, then every flag is accepted and the heap is capped as documented', () => {
+    const flags = readText('deploy/node-flags').split('\n').filter((line) => line.trim() && !line.startsWith('#'));
+    const result = spawnSync(process.execPath, [...flags, '-p', "require('v8').getHeapStatistics().heap_size_limit / 1048576"], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    const limitMb = Number(result.stdout.trim());
+    const oldSpaceMb = Number(/--max-old-space-size=(\d+)/.exec(flags.join(' '))?.[1]);
+    expect(oldSpaceMb).toBeGreaterThan(0);
+    // heap_size_limit = old space + the young generation's reserve
+    expect(limitMb).toBeGreaterThanOrEqual(oldSpaceMb);
+    expect(limitMb).toBeLessThan(oldSpaceMb + 100);
   });
 });
 
@@ -276,7 +290,7 @@ describe('deploy/k8s', () => {
     const [job] = ofKind('Job');
     const [container] = job.spec.template.spec.containers;
     expect(container.image).toMatch(/^saas-platform\/identity-service:/);
-    expect(container.command).toEqual(expect.arrayContaining([buildOutput('identity-service', 'migrate')]));
+    expect(container.command.join(' ')).toContain(`deploy/node-flags) ${buildOutput('identity-service', 'migrate')}`);
     const secretKeys = ofKind('Secret')
       .filter((s) => container.envFrom.some((e: Obj) => e.secretRef?.name === s.metadata.name))
       .flatMap((s) => Object.keys(s.stringData));
