@@ -1,5 +1,5 @@
-import { QueryTypes } from 'sequelize';
-import { WebhookEvent, type AttemptRecord, type Transaction } from '@saas/db';
+import type { AttemptRecord, Transaction, WebhookEvent } from '@saas/db';
+import { execute, selectRows } from './raw-sql';
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
 export type EventRow = Pick<
@@ -19,33 +19,25 @@ export interface EventChange {
 
 const COLUMNS = 'id, org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, history, received_at';
 
-function sequelizeOf() {
-  const { sequelize } = WebhookEvent;
-  if (!sequelize) throw new Error('the database models are not initialized (construct a Database first)');
-  return sequelize;
-}
-
 /**
  * The rows of `ids` the transaction can see (row-level security applies). With `lock`, every row is locked FOR
  * UPDATE in one statement, in id order, so two transactions locking overlapping sets never deadlock on them.
  */
 export async function readEvents(tx: Transaction, ids: string[], { lock = false } = {}): Promise<Map<string, EventRow>> {
-  const rows = await sequelizeOf().query<EventRow>(
-    `SELECT ${COLUMNS} FROM webhook_events WHERE id = ANY($1::uuid[])${lock ? ' ORDER BY id FOR UPDATE' : ''}`,
-    { bind: [ids], type: QueryTypes.SELECT, transaction: tx },
-  );
+  const rows = await selectRows<EventRow>(tx, `SELECT ${COLUMNS} FROM webhook_events WHERE id = ANY($1::uuid[])${lock ? ' ORDER BY id FOR UPDATE' : ''}`, [ids]);
   return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** Stores the outcomes of many attempts with one UPDATE. */
 export async function updateEvents(tx: Transaction, changes: EventChange[]): Promise<void> {
   if (!changes.length) return;
-  await sequelizeOf().query(
+  await execute(
+    tx,
     `UPDATE webhook_events AS e
         SET status = c.status, attempts = c.attempts, history = c.history,
             last_error = COALESCE(c.last_error, e.last_error), processed_at = COALESCE(c.processed_at, e.processed_at), updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS c(id uuid, status text, attempts int, history jsonb, last_error text, processed_at timestamptz)
       WHERE e.id = c.id`,
-    { bind: [JSON.stringify(changes)], transaction: tx },
+    [JSON.stringify(changes)],
   );
 }

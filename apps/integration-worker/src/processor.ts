@@ -25,6 +25,9 @@ import { SYNCERS, type SyncResult } from './sync';
 
 const FINISHED: WebhookEventStatus[] = ['processed', 'skipped', 'failed'];
 
+/** Users first: the subscriptions and messages of a group link to the users the same group creates. */
+const SYNC_ORDER: IntegrationService[] = ['user_service', 'payment_service', 'communication_service'];
+
 export interface ProcessorDeps {
   db: Database;
   channel: ChannelWrapper;
@@ -167,40 +170,50 @@ export class EventProcessor {
 
   /**
    * The syncs of a group of deliveries of one organization, their events' new statuses and their audit entries, in
-   * one transaction: the events are locked together, each sync runs in delivery order (per-entity order holds), then
-   * one statement stores every status and one appends every audit entry.
+   * one transaction: the events are locked together, each service's events are synced together in delivery order
+   * (per-entity order holds; users first, so the group's subscriptions and messages link to the users it creates),
+   * then one statement stores every status and one appends every audit entry.
    */
   private async apply(tx: Transaction, deliveries: Delivery[]): Promise<ApplyResult[]> {
     const events = await readEvents(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))], { lock: true });
-    const results: ApplyResult[] = [];
+    const results: ApplyResult[] = deliveries.map(() => 'already_finished');
+    const toSync = new Map<IntegrationService, { index: number; event: EventRow; requestId: string | null }[]>();
+    deliveries.forEach((delivery, index) => {
+      const event = events.get(delivery.body.webhook_event_id);
+      if (!event || FINISHED.includes(event.status)) return;
+      // a second delivery of this event in the same group finds it finished
+      events.delete(event.id);
+      toSync.set(delivery.service, [...(toSync.get(delivery.service) ?? []), { index, event, requestId: delivery.requestId }]);
+    });
     const changes: EventChange[] = [];
     const audits: AuditEntryInput[] = [];
     const now = new Date();
-    for (const delivery of deliveries) {
-      const event = events.get(delivery.body.webhook_event_id);
-      if (!event || FINISHED.includes(event.status)) {
-        results.push('already_finished');
-        continue;
+    for (const service of SYNC_ORDER) {
+      const batch = toSync.get(service) ?? [];
+      if (!batch.length) continue;
+      const synced = await SYNCERS[service](
+        tx,
+        batch.map(({ event }) => ({ event, data: (event.payload?.['data'] ?? {}) as Record<string, unknown> })),
+      );
+      for (const [i, { index, event, requestId }] of batch.entries()) {
+        const result = synced[i];
+        if (!result) throw new Error(`the ${service} syncer returned no result for event ${event.id}`);
+        results[index] = result;
+        // last_error stays: an event that succeeded after retries still tells what went wrong before
+        changes.push({ ...attemptChange(event, result.outcome, now, result.outcome === 'skipped' ? { error: result.reason } : {}), processed_at: now });
+        if (result.outcome === 'processed') {
+          audits.push({
+            orgId: event.org_id,
+            actorType: 'system',
+            actorId: 'integration-worker',
+            action: result.audit.action,
+            targetType: result.audit.targetType,
+            targetId: result.audit.targetId,
+            requestId,
+            metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
+          });
+        }
       }
-      const data = (event.payload?.['data'] ?? {}) as Record<string, unknown>;
-      const result = await SYNCERS[delivery.service](tx, event, data);
-      // last_error stays: an event that succeeded after retries still tells what went wrong before
-      changes.push({ ...attemptChange(event, result.outcome, now, result.outcome === 'skipped' ? { error: result.reason } : {}), processed_at: now });
-      // a second delivery of this event in the same group finds it finished
-      event.status = result.outcome;
-      if (result.outcome === 'processed') {
-        audits.push({
-          orgId: event.org_id,
-          actorType: 'system',
-          actorId: 'integration-worker',
-          action: result.audit.action,
-          targetType: result.audit.targetType,
-          targetId: result.audit.targetId,
-          requestId: delivery.requestId,
-          metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
-        });
-      }
-      results.push(result);
     }
     await updateEvents(tx, changes);
     await appendAuditEntries(tx, audits);

@@ -1,3 +1,4 @@
+import { verifyAuditChain } from '@saas/audit';
 import { AuditLog, CommunicationLog, Database, Subscription, User, type Organization } from '@saas/db';
 import { createOrg, createUser, eventually, unique } from '@saas/testing';
 import { Producer, reload, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
@@ -159,5 +160,25 @@ describe('ordering and redelivery', () => {
     expect((await reload(db, done)).attempts).toBe(1);
     const user = (await userByExternalId(externalId))!;
     expect(await auditActions(user.id)).toEqual(['integration.user.synced']);
+  });
+
+  it('when many events of one organization arrive together, one of them invalid, then every valid one is processed once, the invalid one fails and the audit chain verifies', async () => {
+    const messages = Array.from({ length: 12 }, () => unique('msg'));
+    const events = await Promise.all(
+      messages.map((id, i) =>
+        producer.ingest(org, i % 2 ? 'message.delivered' : 'user.created', i % 2 ? { message_id: id, recipient: `${id}@example.test`, template: 'welcome' } : { user_id: id, email: `${id}@example.test` }, { publish: false }),
+      ),
+    );
+    const invalid = await producer.ingest(org, 'message.delivered', { recipient: 'nobody@example.test', template: 'welcome' }, { publish: false });
+    // published together: the deliveries that arrive while the organization's first transaction runs form one group
+    await Promise.all([...events, invalid].map((event) => producer.publish(event)));
+    const done = await Promise.all(events.map((event) => settled(db, event)));
+    expect(done.map((e) => [e.status, e.attempts])).toEqual(events.map(() => ['processed', 1]));
+    expect(await settled(db, invalid)).toMatchObject({ status: 'failed', attempts: 1 });
+    const audited = await inOrg<AuditLog[]>((transaction) => AuditLog.findAll({ where: { org_id: org.id }, transaction }));
+    expect(audited.map((a) => a.action).sort()).toEqual(
+      [...events.map((e) => (e.event_type === 'user.created' ? 'integration.user.synced' : 'integration.communication.synced')), 'integration.event.dead_lettered'].sort(),
+    );
+    expect(await inOrg((tx) => verifyAuditChain(tx, org.id))).toEqual({ valid: true, entries_checked: 13 });
   });
 });

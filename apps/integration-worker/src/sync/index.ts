@@ -1,13 +1,13 @@
 import type { IntegrationService } from '@saas/messaging';
-import { syncCommunication } from './communications';
+import { syncCommunications } from './communications';
 import { syncSubscription } from './subscriptions';
-import type { Syncer } from './types';
+import { oneByOne, type BatchSyncer } from './types';
 import { syncUser } from './users';
 
-export type { SyncResult } from './types';
+export type { SyncItem, SyncResult } from './types';
 
-export const SYNCERS: Record<IntegrationService, Syncer> = {
-  user_service: syncUser,
-  payment_service: syncSubscription,
-  communication_service: syncCommunication,
+export const SYNCERS: Record<IntegrationService, BatchSyncer> = {
+  user_service: oneByOne(syncUser),
+  payment_service: oneByOne(syncSubscription),
+  communication_service: syncCommunications,
 };

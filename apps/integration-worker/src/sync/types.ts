@@ -17,6 +17,27 @@ export type EventData = Record<string, unknown>;
 
 export type Syncer = (tx: Transaction, event: SyncedEvent, data: EventData) => Promise<SyncResult>;
 
+export interface SyncItem {
+  event: SyncedEvent;
+  data: EventData;
+}
+
+/**
+ * Applies a group's events of one service and one organization, in order (an event sees the effects of the earlier
+ * ones), returning one result per event. Any throw fails the whole group (GroupCommitter then applies its events
+ * one by one), so an error thrown for one event is that event's error when it is applied alone.
+ */
+export type BatchSyncer = (tx: Transaction, items: SyncItem[]) => Promise<SyncResult[]>;
+
+/** A per-event syncer applied to a batch one event after another. */
+export function oneByOne(syncer: Syncer): BatchSyncer {
+  return async (tx, items) => {
+    const results: SyncResult[] = [];
+    for (const { event, data } of items) results.push(await syncer(tx, event, data));
+    return results;
+  };
+}
+
 export const stale = (reason = 'an event newer than this one was already applied'): SyncResult => ({ outcome: 'skipped', reason });
 
 export function isOlder(eventAt: Date, lastAppliedAt: Date | null | undefined): boolean {

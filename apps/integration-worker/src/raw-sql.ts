@@ -1,0 +1,20 @@
+import { QueryTypes } from 'sequelize';
+import { WebhookEvent, type Transaction } from '@saas/db';
+
+// The worker's hot path issues set-based statements over plain rows: no model instances to build per row.
+
+function sequelize() {
+  const { sequelize } = WebhookEvent;
+  if (!sequelize) throw new Error('the database models are not initialized (construct a Database first)');
+  return sequelize;
+}
+
+/** The rows of a SELECT (…FOR UPDATE) run in `tx`, with its values bound as $1, $2, … */
+export function selectRows<Row extends object>(tx: Transaction, statement: string, bind: unknown[]): Promise<Row[]> {
+  return sequelize().query<Row>(statement, { bind, type: QueryTypes.SELECT, transaction: tx });
+}
+
+/** Runs a writing statement in `tx`, with its values bound as $1, $2, … */
+export async function execute(tx: Transaction, statement: string, bind: unknown[]): Promise<void> {
+  await sequelize().query(statement, { bind, transaction: tx });
+}
