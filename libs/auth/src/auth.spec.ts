@@ -172,6 +172,27 @@ describe('createAuthenticator', () => {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer');
     });
+
+    it('when a token that already passed comes back with one character of its signature changed, then it answers 401', async () => {
+      const { access_token } = tokenFor(user);
+      expect((await whoami(access_token)).status).toBe(200);
+      // the middle of the signature: the last base64url character may carry only padding bits
+      const at = access_token.length - 20;
+      const altered = `${access_token.slice(0, at)}${access_token[at] === 'A' ? 'B' : 'A'}${access_token.slice(at + 1)}`;
+      expect((await whoami(altered)).status).toBe(401);
+    });
+
+    it('when a token that already passed has expired since, then it answers 401', async () => {
+      const token = jwt.sign({ ...claimsOf(user), jti: 'short-lived' }, config.JWT_PRIVATE_KEY!, { ...signOptions, algorithm: 'RS256', expiresIn: 2 });
+      expect((await whoami(token)).status).toBe(200);
+      const later = Date.now() + 10_000; // past exp and the 5 s clock tolerance
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(later);
+      try {
+        expect((await whoami(token)).status).toBe(401);
+      } finally {
+        clock.mockRestore();
+      }
+    });
   });
 
   describe('revocation', () => {

@@ -8,6 +8,7 @@ import { UnauthorizedError } from '@saas/http';
 import type { Principal } from '@saas/rbac';
 import { loadVerifyKey, type VerifyKey } from './keys';
 import { createTokenStateStore, type TokenStateStore } from './token-state';
+import { memoizeVerifiedTokens } from './verified-tokens';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -58,12 +59,13 @@ export interface AuthenticatorDeps {
 
 /**
  * Route guard: verifies the Bearer JWT with passport-jwt (one-algorithm allowlist from the key type, `iss`, `aud`,
- * `exp`), then the user's current status, token version and organization status (cached in Redis under
- * `${REDIS_KEY_PREFIX}auth:`, invalidated on change). Sets `req.principal`, or answers 401 with `WWW-Authenticate: Bearer`.
+ * `exp`; a token that passed is remembered until its `exp`, see memoizeVerifiedTokens), then the user's current
+ * status, token version and organization status (cached in Redis under `${REDIS_KEY_PREFIX}auth:`, invalidated on change). Sets `req.principal`, or answers 401 with `WWW-Authenticate: Bearer`.
  */
 export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
   const { config, db, redis } = deps;
   const key = deps.key ?? loadVerifyKey(config);
+  memoizeVerifiedTokens();
   const store = createTokenStateStore({ db, redis, prefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.TOKEN_STATE_CACHE_SECONDS });
   const passport = new Passport();
   passport.use(
