@@ -1,0 +1,73 @@
+// CPU time per request of GET /users/me, in each process that serves it (identity-service, api-gateway, and the bare
+// Express server as the reference): a figure that other load on a shared machine moves far less than req/s.
+//
+//   node -r ./libs/testing/src/register-ts.cjs bench/identity/cpu-cost.ts
+//
+// BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (16), plus bench/lib's variables.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Database } from '@saas/db';
+import { createBenchWorld, median, runLoad, startBenchScript, startService } from '../lib';
+import { loginToken, seedAccounts } from './fixture';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
+const TICKS_PER_MS = 100 / 1000; // USER_HZ
+
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat fields 14 and 15). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
+}
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld();
+  const env = world.env;
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const stopping: (() => Promise<void>)[] = [];
+  try {
+    const [email] = await seedAccounts(db, 1, 4);
+    const identity = await startService('identity-service', { env: { ...env, BCRYPT_COST: '4' } });
+    stopping.push(() => identity.stop());
+    const gateway = await startService('api-gateway', {
+      env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
+    });
+    stopping.push(() => gateway.stop());
+    const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
+    stopping.push(() => bare.stop());
+    const headers = { authorization: `Bearer ${await loginToken(identity.url, email!)}` };
+    const processes = [identity, gateway, { name: 'bare-server', pid: bare.pid }];
+    const scenarios = { bare: bare.url, direct: identity.url, 'via api-gateway': gateway.url };
+    const figures: Record<string, Record<string, number[]>> = {};
+    for (let run = 0; run < RUNS; run++) {
+      // what each process spends with no request at all (timers, metrics, heartbeats), per second
+      const idleBefore = processes.map((p) => cpuMs(p.pid));
+      await new Promise((resolve) => setTimeout(resolve, DURATION * 1000));
+      processes.forEach((p, i) => ((figures['idle'] ??= {})[`${p.name} CPU ms/s`] ??= []).push((cpuMs(p.pid) - idleBefore[i]!) / DURATION));
+      for (const [name, base] of Object.entries(scenarios)) {
+        const before = processes.map((p) => cpuMs(p.pid));
+        const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
+        const rows = (figures[name] ??= {});
+        (rows['req/s'] ??= []).push(load.rps);
+        processes.forEach((p, i) => {
+          const spent = cpuMs(p.pid) - before[i]!;
+          if (spent > 0) (rows[`${p.name} CPU ms/req`] ??= []).push(spent / load.total);
+        });
+      }
+    }
+    for (const [name, rows] of Object.entries(figures)) {
+      const line = Object.entries(rows).map(([label, values]) => `${label} ${median(values).toFixed(label === 'req/s' ? 0 : 3)}`);
+      process.stdout.write(`${name}: ${line.join(', ')}\n`);
+    }
+  } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/identity/cpu-cost failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
