@@ -1,5 +1,5 @@
 import type { Database } from '@saas/db';
-import { readEvents, type EventRow } from './event-store';
+import { loadEvents, type EventRow } from './event-store';
 
 interface Waiter {
   resolve: (event: EventRow | null) => void;
@@ -8,7 +8,7 @@ interface Waiter {
 
 /**
  * Reads the webhook_events rows of incoming deliveries in batches: the ids of one organization that arrive while
- * its previous read is running are fetched together by the next one (one short transaction instead of one each).
+ * its previous read is running are fetched together by the next one (one round trip instead of one transaction each).
  */
 export class EventLoader {
   private readonly lanes = new Map<string, Map<string, Waiter[]>>();
@@ -37,7 +37,7 @@ export class EventLoader {
       const batch = [...lane.entries()].slice(0, this.maxBatch);
       for (const [id] of batch) lane.delete(id);
       try {
-        const byId = await this.db.forOrg(orgId, (tx) => readEvents(tx, batch.map(([id]) => id)));
+        const byId = await loadEvents(this.db, orgId, batch.map(([id]) => id));
         for (const [id, waiters] of batch) for (const w of waiters) w.resolve(byId.get(id) ?? null);
       } catch (error) {
         for (const [, waiters] of batch) for (const w of waiters) w.reject(error);

@@ -1,4 +1,4 @@
-import type { AttemptRecord, Transaction, WebhookEvent } from '@saas/db';
+import { sql, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
 import { execute, selectRows } from './raw-sql';
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
@@ -17,16 +17,25 @@ export interface EventChange {
   processed_at?: Date;
 }
 
-const COLUMNS = 'id, org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, history, received_at';
+/** The rows of `ids` (uuids, checked when the message was parsed: an array literal of them is cast to uuid[]). */
+const eventsById = (ids: string[]) =>
+  sql`SELECT id, org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, history, received_at
+        FROM webhook_events WHERE id = ANY(${`{${ids.join(',')}}`}::uuid[])`;
+
+/** The rows of `ids` of one organization, read in one round trip (no transaction of the caller's). */
+export async function loadEvents(db: Database, orgId: string, ids: string[]): Promise<Map<string, EventRow>> {
+  return byId(await db.readForOrg<EventRow>(orgId, eventsById(ids)));
+}
 
 /**
- * The rows of `ids` the transaction can see (row-level security applies). With `lock`, every row is locked FOR
- * UPDATE in one statement, in id order, so two transactions locking overlapping sets never deadlock on them.
+ * The rows of `ids` in the transaction, each locked FOR UPDATE in one statement, in id order, so two transactions
+ * locking overlapping sets never deadlock on them.
  */
-export async function readEvents(tx: Transaction, ids: string[], { lock = false } = {}): Promise<Map<string, EventRow>> {
-  const rows = await selectRows<EventRow>(tx, `SELECT ${COLUMNS} FROM webhook_events WHERE id = ANY($1::uuid[])${lock ? ' ORDER BY id FOR UPDATE' : ''}`, [ids]);
-  return new Map(rows.map((row) => [row.id, row]));
+export async function lockEvents(tx: Transaction, ids: string[]): Promise<Map<string, EventRow>> {
+  return byId(await selectRows<EventRow>(tx, `${eventsById(ids).text} ORDER BY id FOR UPDATE`, []));
 }
+
+const byId = (rows: EventRow[]) => new Map(rows.map((row) => [row.id, row]));
 
 /** Stores the outcomes of many attempts with one UPDATE. */
 export async function updateEvents(tx: Transaction, changes: EventChange[]): Promise<void> {

@@ -2,7 +2,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { appendAudit, appendAuditEntries, type AuditEntryInput } from '@saas/audit';
-import type { AttemptRecord, Database, Transaction, WebhookEventStatus } from '@saas/db';
+import { isUuid, type AttemptRecord, type Database, type Transaction, type WebhookEventStatus } from '@saas/db';
 import {
   decideFailure,
   HEADERS,
@@ -18,7 +18,7 @@ import {
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
 import type { EventLoader } from './event-loader';
-import { readEvents, updateEvents, type EventChange, type EventRow } from './event-store';
+import { lockEvents, updateEvents, type EventChange, type EventRow } from './event-store';
 import { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
@@ -59,7 +59,7 @@ interface Delivery {
 function parseBody(message: ConsumeMessage): IntegrationMessage | null {
   try {
     const body = JSON.parse(message.content.toString('utf8')) as Partial<IntegrationMessage>;
-    return typeof body.webhook_event_id === 'string' && typeof body.org_id === 'string' ? (body as IntegrationMessage) : null;
+    return isUuid(body.webhook_event_id) && isUuid(body.org_id) ? (body as IntegrationMessage) : null;
   } catch {
     return null;
   }
@@ -175,7 +175,7 @@ export class EventProcessor {
    * then one statement stores every status and one appends every audit entry.
    */
   private async apply(tx: Transaction, deliveries: Delivery[]): Promise<ApplyResult[]> {
-    const events = await readEvents(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))], { lock: true });
+    const events = await lockEvents(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))]);
     const results: ApplyResult[] = deliveries.map(() => 'already_finished');
     const toSync = new Map<IntegrationService, { index: number; event: EventRow; requestId: string | null }[]>();
     deliveries.forEach((delivery, index) => {
@@ -247,7 +247,7 @@ export class EventProcessor {
     const { body } = delivery;
     try {
       await this.deps.db.forOrg(body.org_id, async (tx) => {
-        const event = (await readEvents(tx, [body.webhook_event_id], { lock: true })).get(body.webhook_event_id);
+        const event = (await lockEvents(tx, [body.webhook_event_id])).get(body.webhook_event_id);
         if (!event || FINISHED.includes(event.status)) return;
         await updateEvents(tx, [{ ...attemptChange(event, status, new Date(), { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }), last_error: reason }]);
         if (status === 'failed') {

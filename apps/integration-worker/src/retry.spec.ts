@@ -71,6 +71,29 @@ describe('retry ladder and dead letters', () => {
   });
 });
 
+describe('malformed messages', () => {
+  it('when a message names an event by something that is not a uuid, then it is dead-lettered as malformed and the event read with it is processed', async () => {
+    const config = scenarioConfig();
+    const producer = new Producer(db, config);
+    const worker = await runWorker(config);
+    try {
+      const event = await producer.ingest(org, 'user.created', newUser(), { publish: false });
+      const malformed = { webhook_event_id: 'not-a-uuid', org_id: org.id, service: 'user_service', event_type: 'user.created', event_id: 'evt-bad' };
+      await Promise.all([
+        producer.broker.channel.publish(producer.broker.names.eventsExchange, 'user_service.user.created', Buffer.from(JSON.stringify(malformed)), { persistent: true }),
+        producer.publish(event),
+      ]);
+      expect(await settled(db, event)).toMatchObject({ status: 'processed', attempts: 1 });
+      const dead = await eventually(() => producer.broker.channel.get(producer.broker.names.deadLetterQueue, { noAck: true }));
+      expect(JSON.parse(dead.content.toString())).toEqual(malformed);
+      expect(dead.properties.headers?.['x-dead-letter-reason']).toBe('malformed message');
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  });
+});
+
 describe('delivery limit', () => {
   it('when a message keeps coming back unacknowledged up to QUEUE_DELIVERY_LIMIT, then the worker fails the event itself (replayable) instead of the broker dropping it', async () => {
     const config = scenarioConfig({ QUEUE_DELIVERY_LIMIT: 2 });
