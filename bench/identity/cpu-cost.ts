@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Database } from '@saas/db';
-import { createBenchWorld, median, runLoad, startBenchScript, startService } from '../lib';
-import { loginToken, seedAccounts } from './fixture';
+import { createBenchWorld, median, runLoad, startBenchScript } from '../lib';
+import { loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -28,12 +28,7 @@ async function main(): Promise<void> {
   const stopping: (() => Promise<void>)[] = [];
   try {
     const [email] = await seedAccounts(db, 1, 4);
-    const identity = await startService('identity-service', { env: { ...env, BCRYPT_COST: '4' } });
-    stopping.push(() => identity.stop());
-    const gateway = await startService('api-gateway', {
-      env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
-    });
-    stopping.push(() => gateway.stop());
+    const { identity, gateway } = await startIdentityBehindGateway({ ...env, BCRYPT_COST: '4' }, stopping);
     const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
     const headers = { authorization: `Bearer ${await loginToken(identity.url, email!)}` };

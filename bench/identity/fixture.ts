@@ -1,5 +1,6 @@
 import bcrypt from 'bcrypt';
 import { Organization, User, type Database } from '@saas/db';
+import { startService, type ServiceProcess } from '../lib';
 
 export const BENCH_PASSWORD = 'bench-password-1';
 
@@ -32,4 +33,23 @@ export async function loginToken(base: string, email: string): Promise<string> {
   });
   if (!login.ok) throw new Error(`login failed: ${login.status} ${await login.text()}`);
   return ((await login.json()) as { access_token: string }).access_token;
+}
+
+/**
+ * identity-service and, in front of it, api-gateway (whose readiness asks every upstream: only identity-service
+ * takes part here). Each is pushed on `stopping` as soon as it runs.
+ */
+export async function startIdentityBehindGateway(
+  env: Record<string, string>,
+  stopping: (() => Promise<void>)[],
+  nodeArgs: { identity?: string[]; gateway?: string[] } = {},
+): Promise<{ identity: ServiceProcess; gateway: ServiceProcess }> {
+  const identity = await startService('identity-service', { env, nodeArgs: nodeArgs.identity });
+  stopping.push(() => identity.stop());
+  const gateway = await startService('api-gateway', {
+    env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
+    nodeArgs: nodeArgs.gateway,
+  });
+  stopping.push(() => gateway.stop());
+  return { identity, gateway };
 }

@@ -9,8 +9,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Database } from '@saas/db';
-import { createBenchWorld, runLoad, startService } from '../lib';
-import { loginToken, seedAccounts } from './fixture';
+import { createBenchWorld, runLoad } from '../lib';
+import { loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
@@ -71,15 +71,15 @@ async function main(): Promise<void> {
   const world = await createBenchWorld();
   const env = world.env;
   const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const stopping: (() => Promise<void>)[] = [];
   try {
     const [email] = await seedAccounts(db, 1, 4);
     const dirs = { identity: path.join(PROFILE_DIR, 'identity-service'), gateway: path.join(PROFILE_DIR, 'api-gateway') };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
     const profiled = (dir: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-    const identity = await startService('identity-service', { env: { ...env, BCRYPT_COST: '4' }, nodeArgs: profiled(dirs.identity) });
-    const gateway = await startService('api-gateway', {
-      env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
-      nodeArgs: profiled(dirs.gateway),
+    const { identity, gateway } = await startIdentityBehindGateway({ ...env, BCRYPT_COST: '4' }, stopping, {
+      identity: profiled(dirs.identity),
+      gateway: profiled(dirs.gateway),
     });
     const token = await loginToken(identity.url, email!);
     const result = await runLoad({
@@ -89,13 +89,14 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
     });
     process.stdout.write(`GET /users/me ${TARGET}: ${JSON.stringify(result)}\n`);
-    await gateway.stop();
-    await identity.stop();
+    // a profile is written on a graceful exit
+    for (const stop of stopping.splice(0).reverse()) await stop();
     for (const dir of Object.values(dirs)) {
       const latest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
       if (latest) process.stdout.write(`\n${summarise(path.join(dir, latest))}\n`);
     }
   } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
     await db.close();
     await world.teardown();
   }

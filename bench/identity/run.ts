@@ -7,8 +7,8 @@
 // BENCH_LOGIN_CONNECTIONS (8), BENCH_BCRYPT_COST (default 12, as production), plus bench/lib's variables.
 import path from 'node:path';
 import { Database } from '@saas/db';
-import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript, startService } from '../lib';
-import { BENCH_PASSWORD, loginToken, seedAccounts } from './fixture';
+import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript } from '../lib';
+import { BENCH_PASSWORD, loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
 import type { LoginLoadArgs } from './login-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -26,13 +26,7 @@ async function main(): Promise<void> {
   const stopping: (() => Promise<void>)[] = [];
   try {
     const emails = await seedAccounts(db, ACCOUNTS, Number(env['BCRYPT_COST']));
-    const identity = await startService('identity-service', { env });
-    stopping.push(() => identity.stop());
-    // api-gateway's readiness asks every upstream; only identity-service takes part in this bench.
-    const gateway = await startService('api-gateway', {
-      env: { ...env, IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url },
-    });
-    stopping.push(() => gateway.stop());
+    const { identity, gateway } = await startIdentityBehindGateway(env, stopping);
     const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
 
