@@ -99,6 +99,20 @@ describe('GET /integrations/status', () => {
     expect((await status(superadmin, `?org_id=${org.id}`)).user_service.status).toBe('healthy');
   });
 
+  it("when a superadmin asks without org_id, then the figures count every organization's events", async () => {
+    // other specs of this run store events too: the all-organizations figures are at least these
+    const otherOrg = otherAdmin.org_id!;
+    for (const orgId of [org.id, otherOrg]) {
+      await storeEvent(db, orgId, { service: 'payment_service', eventType: 'subscription.created', status: 'queued', history: [] });
+      await storeEvent(db, orgId, { service: 'payment_service', eventType: 'subscription.created', status: 'processed', history: [{ attempt: 1, outcome: 'processed' }] });
+    }
+    const all = (await status(superadmin)).payment_service;
+    expect(all.pending).toBeGreaterThanOrEqual(2);
+    expect(all.processed).toBeGreaterThanOrEqual(2);
+    expect(all.status).not.toBe('idle');
+    expect((await status(admin)).payment_service).toMatchObject({ pending: 1, processed: 1 });
+  });
+
   it('when a plain user or nobody asks, then the answer is 403 or 401', async () => {
     const user = await createUser(db, { orgId: org.id });
     expect((await get('/integrations/status', user)).status).toBe(403);
