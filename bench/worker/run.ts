@@ -8,7 +8,8 @@
 //
 // BENCH_DURATION (seconds of load per phase, default 10), BENCH_CONNECTIONS (32), BENCH_BACKLOG (10000),
 // BENCH_WORKER_PREFETCH (WORKER_PREFETCH for the worker, default the service default), BENCH_WORKER_CPU_PROF (a
-// directory: the draining worker writes a --cpu-prof profile there), plus bench/lib's variables.
+// directory: each worker process, the one of phases 1–2 and the draining one, writes a --cpu-prof profile there),
+// plus bench/lib's variables.
 import { QueryTypes } from 'sequelize';
 import { Database, Organization } from '@saas/db';
 import { BenchReport, createBenchWorld, percentile, runLoad, startService, webhookSecret, type ServiceProcess } from '../lib';
@@ -20,6 +21,7 @@ const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 10000);
 const BATCH = 500;
 const REQUESTS = 'bench/lib/webhook-requests.ts';
 const CPU_PROF_DIR = process.env['BENCH_WORKER_CPU_PROF'];
+const WORKER_NODE_ARGS = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
 
 const log = (line: string) => process.stderr.write(`  [worker] ${line}\n`);
 
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
 
     const webhooks = await startService('webhook-gateway', { env });
     running.push(webhooks);
-    let worker = await startService('integration-worker', { env });
+    let worker = await startService('integration-worker', { env, nodeArgs: WORKER_NODE_ARGS });
     running.push(worker);
 
     // 1. maximum ingest rate of single events
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
     log(`backlog of ${backlog} events ingested in ${ingestSeconds.toFixed(1)} s (${ingestRate.toFixed(0)} events/s, non-2xx ${ingest.reduce((n, r) => n + r.non2xx, 0)})`);
 
     const workerStarted = Date.now();
-    worker = await startService('integration-worker', { env, nodeArgs: CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [] });
+    worker = await startService('integration-worker', { env, nodeArgs: WORKER_NODE_ARGS });
     running.push(worker);
     await settle(600000);
     const [drain] = await sql<{ first: Date; last: Date; processed: number }>(
