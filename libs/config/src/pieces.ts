@@ -61,6 +61,8 @@ export const rabbitPiece = {
 
 export const jwtVerifyPiece = {
   JWT_PUBLIC_KEY: Joi.string().pattern(/-----BEGIN PUBLIC KEY-----/),
+  // Key rotation: PEM public keys accepted besides JWT_PUBLIC_KEY (selected by the token's kid), one after another.
+  JWT_ACCEPTED_PUBLIC_KEYS: Joi.string().pattern(/^\s*(-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----\s*)+$/),
   JWT_KEYS_DIR: Joi.string().default('.keys'),
   JWT_ISSUER: Joi.string().default('saas-identity'),
   JWT_AUDIENCE: Joi.string().default('saas-api'),
@@ -100,7 +102,9 @@ export const webhookPiece = {
 };
 
 export const workerPiece = {
-  WORKER_PREFETCH: Joi.number().integer().min(1).max(1000).default(20),
+  // Deliveries held while a group commits are read meanwhile and form the next group (acks wait for the commit):
+  // bench/worker drained a one-organization backlog 1.2–1.4× faster with 100 than with 20.
+  WORKER_PREFETCH: Joi.number().integer().min(1).max(1000).default(100),
   FORCE_SERVICE_FAILURES: Joi.number().integer().min(0).default(0),
   ENABLE_RANDOM_FAILURES: Joi.boolean().default(false),
   RANDOM_FAILURE_RATE: Joi.number().min(0).max(1).default(0.5),
