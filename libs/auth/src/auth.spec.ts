@@ -13,6 +13,7 @@ import {
   invalidateOrgTokenState,
   invalidateTokenState,
   loadVerifyKey,
+  loadVerifyKeys,
   publicJwks,
   withOrgScope,
   type AccessToken,
@@ -85,7 +86,7 @@ describe('createTokenSigner', () => {
     const payload = decoded.payload as Record<string, unknown>;
     expect({ token_type, expires_in }).toEqual({ token_type: 'bearer', expires_in: config.ACCESS_TOKEN_TTL_SECONDS });
     expect(decoded.header.alg).toBe('RS256');
-    expect(decoded.header.kid).toBe(publicJwks(signer.key).keys[0]!['kid']);
+    expect(decoded.header.kid).toBe(publicJwks(loadVerifyKeys(config)).keys[0]!['kid']);
     expect(payload).toMatchObject({ iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, sub: user.id, org_id: user.org_id, role: 'user', ver: 1 });
     expect(typeof payload['jti']).toBe('string');
     expect(payload['exp']).toBe((payload['iat'] as number) + config.ACCESS_TOKEN_TTL_SECONDS);
@@ -109,6 +110,44 @@ describe('createTokenSigner', () => {
 
   it('when no key is configured and the keys folder is empty, then loading names the variable', () => {
     expect(() => loadVerifyKey({ ...config, JWT_PUBLIC_KEY: undefined, JWT_KEYS_DIR: '/nonexistent-keys' })).toThrow(/JWT_PUBLIC_KEY/);
+  });
+});
+
+const rsaPair = () => generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+
+describe('key rotation (JWT_ACCEPTED_PUBLIC_KEYS)', () => {
+  const retired = rsaPair();
+  const rotating = { ...config, JWT_ACCEPTED_PUBLIC_KEYS: retired.publicKey };
+  const rotatingApp = appWith(redis, rotating);
+  const retiredKid = loadVerifyKeys(rotating).all[1]!.kid;
+  const signWith = (user: User, privateKey: string, kid?: string) =>
+    jwt.sign(claimsOf(user), privateKey, { ...signOptions, algorithm: 'RS256', ...(kid ? { keyid: kid } : {}) });
+
+  it('when a token names an accepted key by its kid, then it verifies with that key; once the key is no longer accepted, it answers 401', async () => {
+    const { user } = await seed();
+    const token = signWith(user, retired.privateKey, retiredKid);
+    expect((await whoami(token, rotatingApp)).status).toBe(200);
+    expect((await whoami(tokenFor(user).access_token, rotatingApp)).status).toBe(200);
+    expect((await whoami(token)).status).toBe(401);
+  });
+
+  it('when a token signed by an accepted key names no kid or another key\'s kid, then it answers 401', async () => {
+    const { user } = await seed();
+    expect((await whoami(signWith(user, retired.privateKey), rotatingApp)).status).toBe(401);
+    expect((await whoami(signWith(user, retired.privateKey, loadVerifyKey(config).kid), rotatingApp)).status).toBe(401);
+    expect((await whoami(signWith(user, rsaPair().privateKey, 'no-such-key'), rotatingApp)).status).toBe(401);
+  });
+
+  it('when an accepted key is named but the token uses HS256 with that public key as the secret, then it answers 401', async () => {
+    const { user } = await seed();
+    const forged = jwt.sign(claimsOf(user), retired.publicKey, { ...signOptions, algorithm: 'HS256', keyid: retiredKid });
+    expect((await whoami(forged, rotatingApp)).status).toBe(401);
+  });
+
+  it('when the key set is published, then it lists the current key first and every accepted key once', () => {
+    const keys = publicJwks(loadVerifyKeys({ ...rotating, JWT_ACCEPTED_PUBLIC_KEYS: `${retired.publicKey}\n${retired.publicKey}\n${publicPem}` })).keys;
+    expect(keys.map((k) => k['kid'])).toEqual([loadVerifyKey(config).kid, retiredKid]);
+    expect(keys.every((k) => k['alg'] === 'RS256' && k['use'] === 'sig' && !('d' in k))).toBe(true);
   });
 });
 

@@ -6,7 +6,7 @@ import type { JwtVerifyConfig, RedisConfig } from '@saas/config';
 import { isUuid, type Database } from '@saas/db';
 import { UnauthorizedError } from '@saas/http';
 import type { Principal } from '@saas/rbac';
-import { loadVerifyKey, type VerifyKey } from './keys';
+import { loadVerifyKeys, type VerifyKey, type VerifyKeySet } from './keys';
 import { createTokenStateStore, type TokenStateStore } from './token-state';
 import { memoizeVerifiedTokens } from './verified-tokens';
 
@@ -53,8 +53,25 @@ export interface AuthenticatorDeps {
   config: JwtVerifyConfig & RedisConfig;
   db: Database;
   redis: Redis;
-  /** Defaults to the configured public key (JWT_PUBLIC_KEY or JWT_KEYS_DIR). */
-  key?: VerifyKey;
+  /** Defaults to the configured keys (JWT_PUBLIC_KEY or JWT_KEYS_DIR, plus JWT_ACCEPTED_PUBLIC_KEYS). */
+  keys?: VerifyKeySet;
+}
+
+/**
+ * The key a token names in its header (`kid`; a token without one is checked against the current key), provided its
+ * `alg` is that key's one algorithm: a token can neither pick a key it was not signed with nor switch algorithms.
+ */
+function keyForToken(keys: VerifyKeySet, token: string): VerifyKey | Error {
+  let header: { kid?: unknown; alg?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(token.split('.', 1)[0] ?? '', 'base64url').toString('utf8')) as typeof header;
+  } catch {
+    return new Error('malformed token header');
+  }
+  const key = header?.kid === undefined ? keys.current : typeof header.kid === 'string' ? keys.byKid.get(header.kid) : undefined;
+  if (!key) return new Error('unknown key id');
+  if (header.alg !== key.algorithm) return new Error('algorithm not allowed for this key');
+  return key;
 }
 
 /**
@@ -64,7 +81,7 @@ export interface AuthenticatorDeps {
  */
 export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
   const { config, db, redis } = deps;
-  const key = deps.key ?? loadVerifyKey(config);
+  const keys = deps.keys ?? loadVerifyKeys(config);
   memoizeVerifiedTokens();
   const store = createTokenStateStore({ db, redis, prefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.TOKEN_STATE_CACHE_SECONDS });
   const passport = new Passport();
@@ -75,8 +92,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
         jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
         // A parsed KeyObject (jsonwebtoken accepts it): a PEM string would be parsed again on every request.
         // (the provider's type says string | Buffer; jsonwebtoken takes a KeyObject as well)
-        secretOrKeyProvider: (_req, _token, done) => done(null, key.key as unknown as Buffer),
-        algorithms: [key.algorithm],
+        secretOrKeyProvider: (_req, token, done) => {
+          const key = keyForToken(keys, token);
+          return key instanceof Error ? done(key) : done(null, key.key as unknown as Buffer);
+        },
+        algorithms: [...new Set(keys.all.map((key) => key.algorithm))],
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
         jsonWebTokenOptions: { clockTolerance: 5 },

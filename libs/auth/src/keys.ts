@@ -54,6 +54,28 @@ export function loadVerifyKey(config: JwtVerifyConfig): VerifyKey {
   return verifyKeyOf(createPublicKey(pem));
 }
 
+const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
+
+/**
+ * The keys tokens may be signed with, selected by the token's `kid`: the current key (JWT_PUBLIC_KEY), then the
+ * retired or upcoming ones of JWT_ACCEPTED_PUBLIC_KEYS, so keys rotate without invalidating tokens (README, "Rotate
+ * JWT keys").
+ */
+export interface VerifyKeySet {
+  current: VerifyKey;
+  /** Every accepted key, the current one first. */
+  all: VerifyKey[];
+  byKid: ReadonlyMap<string, VerifyKey>;
+}
+
+export function loadVerifyKeys(config: JwtVerifyConfig): VerifyKeySet {
+  const current = loadVerifyKey(config);
+  const others = [...(config.JWT_ACCEPTED_PUBLIC_KEYS ?? '').matchAll(PEM_BLOCK)].map(([pem]) => verifyKeyOf(createPublicKey(pem)));
+  const byKid = new Map<string, VerifyKey>();
+  for (const key of [current, ...others]) if (!byKid.has(key.kid)) byKid.set(key.kid, key);
+  return { current, all: [...byKid.values()], byKid };
+}
+
 /** identity-service's signing key: JWT_PRIVATE_KEY, else JWT_KEYS_DIR/jwt-private.pem; it must match the public key. */
 export function loadSigningKey(config: JwtSignConfig & JwtVerifyConfig): SigningKey {
   const pem = config.JWT_PRIVATE_KEY ?? readKeyFile(config.JWT_KEYS_DIR, 'jwt-private.pem', 'JWT_PRIVATE_KEY');
@@ -66,7 +88,7 @@ export function loadSigningKey(config: JwtSignConfig & JwtVerifyConfig): Signing
   return { ...derived, privateKey };
 }
 
-/** The JSON Web Key Set published at /.well-known/jwks.json. */
-export function publicJwks(key: VerifyKey): { keys: Record<string, unknown>[] } {
-  return { keys: [{ ...(key.key.export({ format: 'jwk' }) as Record<string, unknown>), kid: key.kid, alg: key.algorithm, use: 'sig' }] };
+/** The JSON Web Key Set published at /.well-known/jwks.json: every accepted key, the current (signing) one first. */
+export function publicJwks(keys: VerifyKeySet): { keys: Record<string, unknown>[] } {
+  return { keys: keys.all.map((key) => ({ ...(key.key.export({ format: 'jwk' }) as Record<string, unknown>), kid: key.kid, alg: key.algorithm, use: 'sig' })) };
 }

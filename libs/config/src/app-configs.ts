@@ -36,6 +36,7 @@ export interface RabbitConfig {
 }
 export interface JwtVerifyConfig {
   JWT_PUBLIC_KEY?: string;
+  JWT_ACCEPTED_PUBLIC_KEYS?: string;
   JWT_KEYS_DIR: string;
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -1,10 +1,10 @@
-import { publicJwks } from '@saas/auth';
+import { loadVerifyKeys, publicJwks } from '@saas/auth';
 import { Joi } from '@saas/config';
 import { ApiRouter } from '@saas/http';
 import type { IdentityContext } from '../context';
 
 export function wellKnownRoutes(ctx: IdentityContext): ApiRouter {
-  const jwks = publicJwks(ctx.signer.key);
+  const jwks = publicJwks(loadVerifyKeys(ctx.config));
   return new ApiRouter().add({
     method: 'get',
     path: '/.well-known/jwks.json',
