@@ -52,10 +52,10 @@ for (const bench of ALL) {
   const data = JSON.parse(readFileSync(file, 'utf8'));
   for (const r of data.ratios ?? []) lines.push(`| ${bench} | ${r.name} (${r.metric}) | ${fmt(r.value)}× | ${r.goal === undefined ? '' : `${r.metric === 'rps' ? '≥' : '≤'} ${r.goal}×`} | ${mark(r.met)} |`);
   for (const v of (data.values ?? []).filter((v) => v.goal)) lines.push(`| ${bench} | ${v.name} | ${fmt(v.value)} ${v.unit} | ${v.goal} | ${mark(v.met)} |`);
-  for (const [name, mb] of Object.entries(data.peak_rss_mb ?? {})) rss.push(`| ${bench} | ${name} | ${fmt(mb)} | ≤ 150 | ${mb === null ? '' : mark(mb <= 150)} |`);
+  for (const [name, m] of Object.entries(data.memory_mb ?? {})) rss.push(`| ${bench} | ${name} | ${fmt(m?.now_mb)} | ${fmt(m?.peak_mb)} | ≤ 150 | ${m ? mark(m.now_mb <= 150) : ''} |`);
   lines.push(`| ${bench} | _run_ | ${data.finished_at} · commit ${data.commit} · load average ${(data.load_average ?? []).join(' ')} | | |`);
 }
-if (rss.length) lines.push('', '| bench | process | peak RSS MB (VmHWM) | target | met |', '|---|---|---:|---|---|', ...rss);
+if (rss.length) lines.push('', '| bench | process | RSS after load MB (VmRSS) | peak RSS MB (VmHWM) | target (after load) | met |', '|---|---|---:|---:|---|---|', ...rss);
 writeFileSync(join(results, 'SUMMARY.md'), `${lines.join('\n')}\n`);
 console.log(`summary: ${join(results, 'SUMMARY.md')}`);
 if (failed.length) {

@@ -7,7 +7,7 @@
 // BENCH_LOGIN_CONNECTIONS (8), BENCH_BCRYPT_COST (default 12, as production), plus bench/lib's variables.
 import path from 'node:path';
 import { Database } from '@saas/db';
-import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript } from '../lib';
+import { BenchReport, createBenchWorld, runLoad, startBenchScript } from '../lib';
 import { BENCH_PASSWORD, loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
 import type { LoginLoadArgs } from './login-requests';
 
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     report.ratio('GET /users/me via api-gateway vs bare', 'GET /users/me via api-gateway', 'bare GET /users/me', 0.5);
     report.ratio('GET /users/me direct vs bare', 'GET /users/me direct', 'bare GET /users/me');
     report.ratio('GET /users/me p99: via api-gateway vs bare', 'GET /users/me via api-gateway', 'bare GET /users/me', undefined, 'p99');
-    report.setRss({ 'identity-service': identity.peakRssMb(), 'api-gateway': gateway.peakRssMb(), 'bare-server': peakRssMb(bare.pid) });
+    report.setMemory({ 'identity-service': identity.pid, 'api-gateway': gateway.pid, 'bare-server': bare.pid });
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);
   } finally {

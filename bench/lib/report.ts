@@ -3,9 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoadResult } from './load';
-import { WORKSPACE } from './services';
+import { memoryOf, WORKSPACE, type MemoryReading } from './services';
 
 export const RESULTS_DIR = path.join(WORKSPACE, 'bench/results');
+
+/** Issue 7: "RSS ≤ 150 MB per service after load". */
+const RSS_GOAL_MB = 150;
 
 export function median(values: number[]): number {
   if (!values.length) return NaN;
@@ -61,12 +64,12 @@ export interface Scenario {
 
 const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
 
-/** Figures of one bench run: load rows (medians of several runs), single values, ratios, peak RSS; written as JSON + Markdown. */
+/** Figures of one bench run: load rows (medians of several runs), single values, ratios, memory; written as JSON + Markdown. */
 export class BenchReport {
   readonly loads: LoadRow[] = [];
   readonly values: ValueRow[] = [];
   readonly ratios: RatioRow[] = [];
-  rss: Record<string, number | null> = {};
+  memory: Record<string, MemoryReading | null> = {};
   readonly startedAt = new Date();
 
   constructor(
@@ -124,8 +127,9 @@ export class BenchReport {
     return row;
   }
 
-  setRss(rss: Record<string, number | null>): void {
-    this.rss = { ...this.rss, ...rss };
+  /** Reads each process's resident memory now (call it right after the load): peak and current RSS. */
+  setMemory(pids: Record<string, number>): void {
+    for (const [name, pid] of Object.entries(pids)) this.memory[name] = memoryOf(pid);
   }
 
   private meta() {
@@ -175,10 +179,10 @@ export class BenchReport {
       }
       lines.push('');
     }
-    const rss = Object.entries(this.rss);
-    if (rss.length) {
-      lines.push('| process | peak RSS (VmHWM) MB | goal | met |', '|---|---:|---|---|');
-      for (const [name, mb] of rss) lines.push(`| ${name} | ${mb ?? 'n/a'} | ≤ 150 | ${mb === null ? '' : mb <= 150 ? 'yes' : '**no**'} |`);
+    const memory = Object.entries(this.memory);
+    if (memory.length) {
+      lines.push(`| process | RSS after load (VmRSS) MB | peak RSS (VmHWM) MB | goal (after load) | met |`, '|---|---:|---:|---|---|');
+      for (const [name, m] of memory) lines.push(`| ${name} | ${m?.now_mb ?? 'n/a'} | ${m?.peak_mb ?? 'n/a'} | ≤ ${RSS_GOAL_MB} | ${m ? (m.now_mb <= RSS_GOAL_MB ? 'yes' : '**no**') : ''} |`);
       lines.push('');
     }
     return lines.join('\n');
@@ -189,7 +193,7 @@ export class BenchReport {
     mkdirSync(RESULTS_DIR, { recursive: true });
     const json = path.join(RESULTS_DIR, `${this.bench}.json`);
     const markdown = path.join(RESULTS_DIR, `${this.bench}.md`);
-    const data = { ...this.meta(), loads: this.loads, values: this.values, ratios: this.ratios, peak_rss_mb: this.rss };
+    const data = { ...this.meta(), loads: this.loads, values: this.values, ratios: this.ratios, memory_mb: this.memory };
     writeFileSync(json, `${JSON.stringify(data, null, 2)}\n`);
     writeFileSync(markdown, `${this.markdown()}\n`);
     return { json, markdown };

@@ -40,11 +40,19 @@ export const NODE_FLAGS = readFileSync(path.join(WORKSPACE, 'deploy/node-flags')
   .filter((line) => line.trim() && !line.startsWith('#'))
   .map((line) => line.trim());
 
-/** Peak resident set size of a live process in MB (VmHWM), or null once it has exited. */
-export function peakRssMb(pid: number): number | null {
+export interface MemoryReading {
+  /** The highest resident set size so far (VmHWM). */
+  peak_mb: number;
+  /** The resident set size now (VmRSS): read after a load, what the service keeps. */
+  now_mb: number;
+}
+
+/** A live process's resident memory in MB, from /proc; null once it has exited. */
+export function memoryOf(pid: number): MemoryReading | null {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Math.round(Number(match[1]) / 102.4) / 10 : null;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) / 102.4) / 10;
+    return { peak_mb: mb('VmHWM'), now_mb: mb('VmRSS') };
   } catch {
     return null;
   }
@@ -57,8 +65,6 @@ export interface ServiceProcess {
   child: ChildProcess;
   pid: number;
   logFile: string;
-  /** The highest RSS seen so far (read from /proc, so it is current until the process exits). */
-  peakRssMb(): number | null;
   /** SIGTERM (graceful) and wait for the exit; SIGKILL after `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
   /** SIGKILL, no cleanup. */
@@ -130,7 +136,6 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
     child,
     pid: child.pid!,
     logFile,
-    peakRssMb: () => peakRssMb(child.pid!),
     stop: async (timeoutMs = 15000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -160,8 +165,6 @@ export interface Stack {
   worker: ServiceProcess;
   gateway: ServiceProcess;
   all: ServiceProcess[];
-  /** Peak RSS per service, MB. */
-  peakRss(): Record<string, number | null>;
   stop(): Promise<void>;
 }
 
@@ -183,7 +186,6 @@ export async function startStack(env: Record<string, string>, origin?: ServiceOr
     worker,
     gateway,
     all,
-    peakRss: () => Object.fromEntries(all.map((s) => [s.name, s.peakRssMb()])),
     stop: async () => {
       await Promise.all(all.map((s) => s.stop()));
     },

@@ -120,7 +120,7 @@ async function main() {
         note: answered ? `p50 ${row.p50} ms, non-2xx ${row.non2xx}` : `no answer within a ${DURATION} s run`,
       });
     }
-    report.setRss(Object.fromEntries(services.map((s) => [s.name, s.peakRssMb()])));
+    report.setMemory(Object.fromEntries(services.map((s) => [s.name, s.pid])));
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}, ${written.json}, bench/results/scale-plans.txt\n`);
   } finally {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import amqp from 'amqplib';
 import { Database, Organization } from '@saas/db';
 import { topologyNames, SERVICES } from '@saas/messaging';
-import { BenchReport, createBenchWorld, peakRssMb, runLoad, startBenchScript, startService, webhookSecret, type ServiceProcess } from '../lib';
+import { BenchReport, createBenchWorld, runLoad, startBenchScript, startService, webhookSecret, type ServiceProcess } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     report.ratio('batch: gateway via api-gateway vs naive', 'gateway batch via api-gateway', 'naive batch');
     report.ratio('batch p99: gateway vs naive', 'gateway batch', 'naive batch', undefined, 'p99');
     report.ratio('single: gateway vs bare', 'gateway single', 'bare single');
-    report.setRss({ 'webhook-gateway': webhooks.peakRssMb(), 'api-gateway': gateway.peakRssMb(), 'naive-server': peakRssMb(naive.pid) });
+    report.setMemory({ 'webhook-gateway': webhooks.pid, 'api-gateway': gateway.pid, 'naive-server': naive.pid });
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);
   } finally {

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       note: `${drain!.processed} processed in ${drainSeconds.toFixed(1)} s (${withStartSeconds.toFixed(1)} s including worker start)`,
     });
     log(`drain: ${drain!.processed} events in ${drainSeconds.toFixed(1)} s = ${drainRate.toFixed(0)} events/s`);
-    report.setRss(Object.fromEntries(running.map((s) => [s.name, s.peakRssMb()])));
+    report.setMemory(Object.fromEntries(running.map((s) => [s.name, s.pid])));
     const files = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${files.markdown}\n`);
   } finally {
