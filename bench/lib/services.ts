@@ -194,12 +194,13 @@ export async function startStack(env: Record<string, string>, origin?: ServiceOr
 
 /**
  * Runs a bench-only reference server (TypeScript, from source; it listens on BENCH_PORT) as its own process on a
- * free port, once its /readyz answers.
+ * free port, once its /readyz answers. It gets the services' Node.js flags, so a reference and a service compete
+ * under the same heap settings.
  */
 export async function startBenchScript(entry: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const fd = openSync(benchLogFile(env, path.basename(entry, '.ts')), 'a');
-  const child = spawn(process.execPath, ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), entry], {
     cwd: WORKSPACE,
     env: { ...env, BENCH_PORT: String(port) },
     stdio: ['ignore', fd, fd],
