@@ -1,26 +1,30 @@
-import { ExternalUserConflictError, ExternalUserNotSyncedError, syncExternalUser, type ExternalUserChange } from '@saas/identity';
+import { ExternalUserConflictError, ExternalUserNotSyncedError, syncExternalUsers, type ExternalUserChange } from '@saas/identity';
 import { PermanentSyncError, TransientSyncError } from '../errors';
-import { text, type Syncer } from './types';
+import { text, type BatchSyncer, type SyncResult } from './types';
 
 const KINDS: Record<string, ExternalUserChange['kind']> = { 'user.created': 'created', 'user.updated': 'updated', 'user.deleted': 'deleted' };
+const PROFILE_FIELDS = ['email', 'first_name', 'last_name', 'department', 'title'] as const;
 
-/** user-service events, through the identity library so the same user invariants hold whoever writes. */
-export const syncUser: Syncer = async (tx, event, data) => {
-  const kind = KINDS[event.event_type];
-  const externalId = text(data, 'user_id');
-  if (!kind || !externalId) throw new PermanentSyncError(`cannot apply ${event.event_type} without a user_id`);
-  const profile: ExternalUserChange['profile'] = {};
-  for (const field of ['email', 'first_name', 'last_name', 'department', 'title'] as const) {
-    if (field in data) profile[field] = text(data, field) ?? null;
-  }
+/** user-service events, through the identity library so the same user invariants hold whoever writes; a batch costs three statements. */
+export const syncUsers: BatchSyncer = async (tx, items) => {
+  const changes = items.map(({ event, data }): ExternalUserChange => {
+    const kind = KINDS[event.event_type];
+    const externalId = text(data, 'user_id');
+    if (!kind || !externalId) throw new PermanentSyncError(`cannot apply ${event.event_type} without a user_id`);
+    const profile: ExternalUserChange['profile'] = {};
+    for (const field of PROFILE_FIELDS) if (field in data) profile[field] = text(data, field) ?? null;
+    return { orgId: event.org_id, externalId, kind, occurredAt: event.event_timestamp, profile };
+  });
   try {
-    const result = await syncExternalUser(tx, { orgId: event.org_id, externalId, kind, occurredAt: event.event_timestamp, profile });
-    if (result.outcome === 'skipped') return { outcome: 'skipped', reason: result.reason };
-    return {
-      outcome: 'processed',
-      audit: { action: 'integration.user.synced', targetType: 'user', targetId: result.user.id, metadata: { change: result.outcome, external_id: externalId } },
-      revokedUserIds: result.tokensRevoked ? [result.user.id] : [],
-    };
+    const results = await syncExternalUsers(tx, changes);
+    return results.map((result): SyncResult => {
+      if (result.outcome === 'skipped') return { outcome: 'skipped', reason: result.reason };
+      return {
+        outcome: 'processed',
+        audit: { action: 'integration.user.synced', targetType: 'user', targetId: result.userId, metadata: { change: result.outcome, external_id: result.externalId } },
+        revokedUserIds: result.tokensRevoked ? [result.userId] : [],
+      };
+    });
   } catch (err) {
     if (err instanceof ExternalUserConflictError) throw new PermanentSyncError(err.message, { cause: err });
     if (err instanceof ExternalUserNotSyncedError) throw new TransientSyncError(err.message, { cause: err });
