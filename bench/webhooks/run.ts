@@ -77,12 +77,13 @@ async function main(): Promise<void> {
     ]);
     report.ratio('single: gateway vs naive', 'gateway single', 'naive single', 2);
     report.ratio('single: gateway via api-gateway vs naive', 'gateway single via api-gateway', 'naive single');
+    report.ratio('single: via api-gateway vs webhook-gateway direct', 'gateway single via api-gateway', 'gateway single', 0.6);
     report.ratio('single p50: gateway vs naive', 'gateway single', 'naive single', undefined, 'p50');
     report.ratio('single p99: gateway vs naive', 'gateway single', 'naive single', undefined, 'p99');
     report.ratio('batch: gateway vs naive', 'gateway batch', 'naive batch', 1);
     report.ratio('batch: gateway via api-gateway vs naive', 'gateway batch via api-gateway', 'naive batch');
     report.ratio('batch p99: gateway vs naive', 'gateway batch', 'naive batch', undefined, 'p99');
-    report.ratio('single: gateway vs bare', 'gateway single', 'bare single');
+    report.ratio('single: gateway vs bare', 'gateway single', 'bare single', 0.5);
     report.setMemory({ 'webhook-gateway': webhooks.pid, 'api-gateway': gateway.pid, 'naive-server': naive.pid });
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);

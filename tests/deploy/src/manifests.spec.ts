@@ -187,9 +187,11 @@ describe('deploy/Dockerfile', () => {
 
   it('when node starts with deploy/node-flags, then every flag is accepted and the heap is capped as documented', () => {
     const flags = readText('deploy/node-flags').split('\n').filter((line) => line.trim() && !line.startsWith('#'));
-    const result = spawnSync(process.execPath, [...flags, '-p', "require('v8').getHeapStatistics().heap_size_limit / 1048576"], { encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    const limitMb = Number(result.stdout.trim());
+    // Without the runner's NODE_OPTIONS (Nx sets some), so only deploy/node-flags apply.
+    const { NODE_OPTIONS: _runnerOptions, ...env } = process.env;
+    const result = spawnSync(process.execPath, [...flags, '-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit / 1048576))"], { encoding: 'utf8', env });
+    expect({ stderr: result.stderr, stdout: result.stdout }).toEqual({ stderr: '', stdout: expect.stringMatching(/^\d+(\.\d+)?$/) });
+    const limitMb = Number(result.stdout);
     const oldSpaceMb = Number(/--max-old-space-size=(\d+)/.exec(flags.join(' '))?.[1]);
     expect(oldSpaceMb).toBeGreaterThan(0);
     // heap_size_limit = old space + the young generation's reserve
