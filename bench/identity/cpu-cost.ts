@@ -6,9 +6,8 @@
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (16), plus bench/lib's variables.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Database } from '@saas/db';
-import { createBenchWorld, median, runLoad, startBenchScript } from '../lib';
-import { loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
+import { median, runLoad, startBenchScript } from '../lib';
+import { withOneAccountStack } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -22,16 +21,10 @@ function cpuMs(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const world = await createBenchWorld();
-  const env = world.env;
-  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
-  const stopping: (() => Promise<void>)[] = [];
-  try {
-    const [email] = await seedAccounts(db, 1, 4);
-    const { identity, gateway } = await startIdentityBehindGateway({ ...env, BCRYPT_COST: '4' }, stopping);
+  await withOneAccountStack(async ({ env, identity, gateway, token, stopping }) => {
     const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
-    const headers = { authorization: `Bearer ${await loginToken(identity.url, email!)}` };
+    const headers = { authorization: `Bearer ${token}` };
     const processes = [identity, gateway, { name: 'bare-server', pid: bare.pid }];
     const scenarios = { bare: bare.url, direct: identity.url, 'via api-gateway': gateway.url };
     const figures: Record<string, Record<string, number[]>> = {};
@@ -55,11 +48,7 @@ async function main(): Promise<void> {
       const line = Object.entries(rows).map(([label, values]) => `${label} ${median(values).toFixed(label === 'req/s' ? 0 : 3)}`);
       process.stdout.write(`${name}: ${line.join(', ')}\n`);
     }
-  } finally {
-    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
-    await db.close();
-    await world.teardown();
-  }
+  });
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 import bcrypt from 'bcrypt';
-import { Organization, User, type Database } from '@saas/db';
-import { startService, type ServiceProcess } from '../lib';
+import { Database, Organization, User } from '@saas/db';
+import { createBenchWorld, startService, type ServiceProcess } from '../lib';
 
 export const BENCH_PASSWORD = 'bench-password-1';
 
@@ -52,4 +52,37 @@ export async function startIdentityBehindGateway(
   });
   stopping.push(() => gateway.stop());
   return { identity, gateway };
+}
+
+export interface OneAccountStack {
+  env: Record<string, string>;
+  identity: ServiceProcess;
+  gateway: ServiceProcess;
+  /** A valid access token of the one seeded account. */
+  token: string;
+  /** Stops for what the caller starts besides; run (in reverse) with the stack's own at the end. */
+  stopping: (() => Promise<void>)[];
+}
+
+/**
+ * The CPU benches' setup: a bench world with one seeded account (bcrypt cost 4), identity-service behind
+ * api-gateway, and a token; everything is stopped and the world dropped once `measure` settles.
+ */
+export async function withOneAccountStack(
+  measure: (stack: OneAccountStack) => Promise<void>,
+  nodeArgs: { identity?: string[]; gateway?: string[] } = {},
+): Promise<void> {
+  const world = await createBenchWorld();
+  const env = world.env;
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const stopping: (() => Promise<void>)[] = [];
+  try {
+    const [email] = await seedAccounts(db, 1, 4);
+    const { identity, gateway } = await startIdentityBehindGateway({ ...env, BCRYPT_COST: '4' }, stopping, nodeArgs);
+    await measure({ env, identity, gateway, token: await loginToken(identity.url, email!), stopping });
+  } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+    await db.close();
+    await world.teardown();
+  }
 }

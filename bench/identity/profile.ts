@@ -8,9 +8,8 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Database } from '@saas/db';
-import { createBenchWorld, runLoad } from '../lib';
-import { loginToken, seedAccounts, startIdentityBehindGateway } from './fixture';
+import { runLoad } from '../lib';
+import { withOneAccountStack } from './fixture';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
@@ -68,20 +67,10 @@ async function main(): Promise<void> {
     for (const file of summariseOnly) process.stdout.write(`${summarise(file)}\n`);
     return;
   }
-  const world = await createBenchWorld();
-  const env = world.env;
-  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
-  const stopping: (() => Promise<void>)[] = [];
-  try {
-    const [email] = await seedAccounts(db, 1, 4);
-    const dirs = { identity: path.join(PROFILE_DIR, 'identity-service'), gateway: path.join(PROFILE_DIR, 'api-gateway') };
-    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
-    const profiled = (dir: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-    const { identity, gateway } = await startIdentityBehindGateway({ ...env, BCRYPT_COST: '4' }, stopping, {
-      identity: profiled(dirs.identity),
-      gateway: profiled(dirs.gateway),
-    });
-    const token = await loginToken(identity.url, email!);
+  const dirs = { identity: path.join(PROFILE_DIR, 'identity-service'), gateway: path.join(PROFILE_DIR, 'api-gateway') };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  const profiled = (dir: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  await withOneAccountStack(async ({ identity, gateway, token, stopping }) => {
     const result = await runLoad({
       url: `${TARGET === 'direct' ? identity.url : gateway.url}/users/me`,
       headers: { authorization: `Bearer ${token}` },
@@ -95,11 +84,7 @@ async function main(): Promise<void> {
       const latest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
       if (latest) process.stdout.write(`\n${summarise(path.join(dir, latest))}\n`);
     }
-  } finally {
-    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
-    await db.close();
-    await world.teardown();
-  }
+  }, { identity: profiled(dirs.identity), gateway: profiled(dirs.gateway) });
 }
 
 main().catch((err) => {

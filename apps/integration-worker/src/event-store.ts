@@ -1,5 +1,4 @@
-import { sql, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
-import { execute, selectRows } from './raw-sql';
+import { execute, selectRows, sql, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
 export type EventRow = Pick<

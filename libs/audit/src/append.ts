@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AuditLog, type Transaction } from '@saas/db';
+import { AuditLog, execute, type Transaction } from '@saas/db';
 import { entryHash, GENESIS_HASH } from './chain';
 
 export interface AuditEntryInput {
@@ -41,8 +41,6 @@ export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Prom
  * INSERT take their `seq` in VALUES order, which is the order verify follows.
  */
 export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[]): Promise<AuditLog[]> {
-  const { sequelize } = AuditLog;
-  if (!sequelize) throw new Error('appendAudit: the database models are not initialized (construct a Database first)');
   if (!entries.length) return [];
   let heads = heldHeads.get(tx);
   if (!heads) heldHeads.set(tx, (heads = new Map()));
@@ -53,7 +51,7 @@ export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInp
     const key = chainLockKey(entry.orgId);
     let prevHash = advanced.get(key) ?? heads.get(key);
     if (prevHash === undefined) {
-      await sequelize.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', { bind: [key], transaction: tx });
+      await execute(tx, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
       const last = await AuditLog.findOne({ attributes: ['hash'], where: { org_id: entry.orgId }, order: [['seq', 'DESC']], transaction: tx });
       prevHash = last?.hash ?? GENESIS_HASH;
     }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { QueryTypes } from 'sequelize';
-import { isUniqueViolation, uniqueConstraintName, User, type Transaction } from '@saas/db';
+import { execute, isUniqueViolation, selectRows, uniqueConstraintName, type Transaction, type User } from '@saas/db';
 
 /**
  * Users synced from an external directory (DESIGN §5): upserted by (org_id, external_id), created `pending`
@@ -185,21 +184,16 @@ function createOrLink(users: UserSet, change: ExternalUserChange): ExternalSyncO
   return { outcome: 'created', userId: user.id, tokensRevoked: false };
 }
 
-function sequelize() {
-  const { sequelize } = User;
-  if (!sequelize) throw new Error('the database models are not initialized (construct a Database first)');
-  return sequelize;
-}
-
 /** The org's users matched by the changes' external ids or emails, locked in id order (one order for every locker). */
 async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserChange[]): Promise<UserRow[]> {
   const externalIds = [...new Set(changes.map((change) => change.externalId))];
   const emails = [...new Set(changes.flatMap((change) => (change.profile.email ? [change.profile.email.toLowerCase()] : [])))];
-  return sequelize().query<UserRow>(
+  return selectRows<UserRow>(
+    tx,
     `SELECT ${COLUMNS} FROM users
       WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR lower(email) = ANY($3::text[]))
       ORDER BY id FOR UPDATE`,
-    { bind: [orgId, externalIds, emails], type: QueryTypes.SELECT, transaction: tx },
+    [orgId, externalIds, emails],
   );
 }
 
@@ -215,7 +209,7 @@ const INSERT = `INSERT INTO users (${COLUMNS}, password_hash, role, created_at, 
 
 async function write(tx: Transaction, statement: string, orgId: string, rows: UserRow[]): Promise<void> {
   if (!rows.length) return;
-  await sequelize().query(statement, { bind: [JSON.stringify(rows.map((row) => ({ ...row, org_id: orgId })))], transaction: tx });
+  await execute(tx, statement, [JSON.stringify(rows.map((row) => ({ ...row, org_id: orgId })))]);
 }
 
 /** Translates the unique indexes a sync can hit: an email taken elsewhere is permanent; a concurrent create is not. */

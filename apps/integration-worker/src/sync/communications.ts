@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CommunicationLog, Transaction } from '@saas/db';
+import { execute, selectRows, type CommunicationLog, type Transaction } from '@saas/db';
 import { PermanentSyncError } from '../errors';
-import { execute, selectRows } from '../raw-sql';
 import { isOlder, stale, text, type BatchSyncer, type SyncResult } from './types';
 
 const STATUS_BY_TYPE: Record<string, string> = { 'message.delivered': 'delivered', 'message.failed': 'failed', 'message.bounced': 'bounced' };

@@ -1,10 +1,12 @@
 import { QueryTypes } from 'sequelize';
-import { WebhookEvent, type Transaction } from '@saas/db';
+import type { Transaction } from 'sequelize';
+import { User } from './models';
 
-// The worker's hot path issues set-based statements over plain rows: no model instances to build per row.
+// Hot paths issue set-based statements over plain rows inside the caller's transaction (so its organization context
+// and row-level security apply): no model instances to build per row.
 
 function sequelize() {
-  const { sequelize } = WebhookEvent;
+  const { sequelize } = User;
   if (!sequelize) throw new Error('the database models are not initialized (construct a Database first)');
   return sequelize;
 }
