@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import type { ServiceConfig } from '@saas/config';
 import { Database } from '@saas/db';
-import { createLogger, createMetrics, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
+import { createLogger, createMetrics, flushLogger, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
 import { connectBroker, type Broker, type BrokerOptions } from '@saas/messaging';
 
 /** The connections and instruments one service process owns; closed in reverse order on shutdown. */
@@ -68,6 +68,8 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
       await broker.close().catch((err) => logger.warn({ err }, 'broker close failed'));
       redis.disconnect();
       await db.close();
+      // log lines are written in batches (libs/http logger): the last ones before the process exits
+      await flushLogger(logger);
     },
   };
 }
