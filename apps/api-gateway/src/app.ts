@@ -1,7 +1,7 @@
 import { Agent, type ClientRequest } from 'node:http';
 import cors from 'cors';
 import type { Express, Request, Response } from 'express';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import type { ApiGatewayConfig } from '@saas/config';
 import { AppError, createHttpApp, sendProblem, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
 import { docsRouter, DOCS_PATH, OPENAPI_PATH } from './docs';
@@ -22,6 +22,27 @@ async function upstreamReady(base: string): Promise<void> {
 }
 
 function proxyTo(target: string, prefixes: readonly string[], logger: Logger) {
+  const gatewayPlugin: Plugin<Request, Response> = (proxy) => {
+    proxy.on('proxyReq', (proxyReq: ClientRequest, req: Request) => {
+      // The client address as this gateway established it (socket, or TRUST_PROXY hops), replacing anything
+      // the client sent: the services trust exactly this one hop.
+      proxyReq.setHeader('x-forwarded-for', req.ip ?? '');
+      proxyReq.setHeader('x-forwarded-proto', req.protocol);
+      proxyReq.setHeader('x-request-id', String(req.id));
+    });
+    proxy.on('proxyRes', (proxyRes, _req, res) => {
+      // A client that went away stops the upstream response too (what the default plugins did).
+      res.once('close', () => {
+        if (!res.writableEnded) proxyRes.destroy();
+      });
+    });
+    proxy.on('error', (err, req, res) => {
+      logger.warn({ err: err.message, target }, 'upstream unavailable');
+      const response = res as Response;
+      if (!('headersSent' in response) || response.headersSent) return;
+      sendProblem(req, response, new AppError(502, 'upstream_unavailable', 'Bad Gateway', { detail: 'The service behind this path is unavailable' }));
+    });
+  };
   return createProxyMiddleware<Request, Response>({
     target,
     // Reused upstream connections: without keep-alive every proxied request pays a TCP handshake and the
@@ -31,21 +52,10 @@ function proxyTo(target: string, prefixes: readonly string[], logger: Logger) {
     changeOrigin: false,
     xfwd: false,
     proxyTimeout: 30000,
-    on: {
-      proxyReq: (proxyReq: ClientRequest, req: Request) => {
-        // The client address as this gateway established it (socket, or TRUST_PROXY hops), replacing anything
-        // the client sent: the services trust exactly this one hop.
-        proxyReq.setHeader('x-forwarded-for', req.ip ?? '');
-        proxyReq.setHeader('x-forwarded-proto', req.protocol);
-        proxyReq.setHeader('x-request-id', String(req.id));
-      },
-      error: (err, req, res) => {
-        logger.warn({ err: err.message, target }, 'upstream unavailable');
-        const response = res as Response;
-        if (!('headersSent' in response) || response.headersSent) return;
-        sendProblem(req as Request, response, new AppError(502, 'upstream_unavailable', 'Bad Gateway', { detail: 'The service behind this path is unavailable' }));
-      },
-    },
+    // Only our own handlers: the default plugins' request logger built a URL and a message per proxied request for
+    // a logger that discards it (http-proxy-middleware's default).
+    ejectPlugins: true,
+    plugins: [gatewayPlugin],
   });
 }
 
