@@ -4,21 +4,13 @@
 //   node -r ./libs/testing/src/register-ts.cjs bench/identity/cpu-cost.ts
 //
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (16), plus bench/lib's variables.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { median, runLoad, startBenchScript } from '../lib';
-import { withOneAccountStack } from './fixture';
+import { cpuMs, withOneAccountStack } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
-const TICKS_PER_MS = 100 / 1000; // USER_HZ
-
-/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat fields 14 and 15). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
-}
 
 async function main(): Promise<void> {
   await withOneAccountStack(async ({ env, identity, gateway, token, stopping }) => {

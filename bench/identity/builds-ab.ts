@@ -1,0 +1,110 @@
+// Paired A/B of builds: CPU ms per GET /users/me of identity-service and api-gateway for two (or more) builds of the
+// apps, each pair running at once against the same database, measured in interleaved rounds (the order rotates every
+// round) so the shared machine's drift hits every build alike. For judging a change to the shared HTTP middleware or
+// the gateway: copy dist/apps before the change, build after it, and compare.
+//
+//   cp -r dist/apps /tmp/before && <change> && npx nx run-many -t build
+//   BENCH_BUILDS=before=/tmp/before,after=dist/apps node -r ./libs/testing/src/register-ts.cjs bench/identity/builds-ab.ts
+//
+// BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
+// BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), plus bench/lib's variables.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Database } from '@saas/db';
+import { createBenchWorld, freePort, median, NODE_FLAGS, runLoad, waitReady, WORKSPACE } from '../lib';
+import { cpuMs, loginToken, seedAccounts } from './fixture';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 6);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
+const BUILDS = (process.env['BENCH_BUILDS'] ?? 'dist=dist/apps').split(',').map((entry) => {
+  const [label, folder] = entry.split('=');
+  if (!label || !folder) throw new Error(`BENCH_BUILDS entry "${entry}" is not label=folder`);
+  return { label, folder: path.resolve(WORKSPACE, folder) };
+});
+
+/** This run's log file of one process, in the folder bench/lib's own processes log to. */
+function logFile(env: Record<string, string>, name: string): string {
+  const dir = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID'] ?? 'run'}`);
+  mkdirSync(dir, { recursive: true });
+  return path.join(dir, `${name}.log`);
+}
+
+interface Started {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** One app of one build as its own process with the services' Node.js flags, once /readyz answers (a build copied out of
+ * the workspace still finds its packages through NODE_PATH). */
+async function startApp(main: string, logName: string, env: Record<string, string>, portVariable: string): Promise<Started> {
+  const port = await freePort();
+  const fd = openSync(logFile(env, logName), 'a');
+  const child = spawn(process.execPath, [...NODE_FLAGS, main], { cwd: WORKSPACE, env: { ...env, [portVariable]: String(port), NODE_PATH: path.join(WORKSPACE, 'node_modules') }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitReady(url, 60000, () => child.exitCode === null);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, pid: child.pid!, stop };
+}
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld();
+  const env: Record<string, string> = { ...world.env, BCRYPT_COST: '4' };
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const stopping: (() => Promise<void>)[] = [];
+  try {
+    const [email] = await seedAccounts(db, 1, 4);
+    const stacks: { label: string; identity: Started; gateway: Started }[] = [];
+    for (const { label, folder } of BUILDS) {
+      const identity = await startApp(path.join(folder, 'identity-service/main.js'), `identity-service-${label}`, env, 'IDENTITY_SERVICE_PORT');
+      stopping.push(() => identity.stop());
+      const upstream = { IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url };
+      const gateway = await startApp(path.join(folder, 'api-gateway/main.js'), `api-gateway-${label}`, { ...env, ...upstream }, 'API_GATEWAY_PORT');
+      stopping.push(() => gateway.stop());
+      stacks.push({ label, identity, gateway });
+    }
+    const headers = { authorization: `Bearer ${await loginToken(stacks[0]!.identity.url, email!)}` };
+    const figures = new Map<string, number[]>();
+    const add = (key: string, value: number) => figures.set(key, [...(figures.get(key) ?? []), value]);
+    for (let run = 0; run < RUNS; run++) {
+      const order = stacks.map((_, i) => stacks[(i + run) % stacks.length]!);
+      for (const { label, identity, gateway } of order) {
+        for (const [scenario, base] of [['direct', identity.url], ['via api-gateway', gateway.url]] as const) {
+          const before = [cpuMs(identity.pid), cpuMs(gateway.pid)];
+          const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
+          if (load.non2xx || load.errors) throw new Error(`${label} ${scenario}: ${load.non2xx} non-2xx, ${load.errors} errors`);
+          add(`${label} ${scenario}: req/s`, load.rps);
+          add(`${label} ${scenario}: identity-service CPU ms/req`, (cpuMs(identity.pid) - before[0]!) / load.total);
+          if (scenario !== 'direct') add(`${label} ${scenario}: api-gateway CPU ms/req`, (cpuMs(gateway.pid) - before[1]!) / load.total);
+        }
+      }
+    }
+    for (const [key, values] of figures) {
+      const digits = key.endsWith('req/s') ? 0 : 3;
+      process.stdout.write(`${key} median ${median(values).toFixed(digits)} [${values.map((v) => v.toFixed(digits)).join(' ')}]\n`);
+    }
+  } finally {
+    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/identity/builds-ab failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
