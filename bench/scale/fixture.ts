@@ -68,14 +68,14 @@ export async function loadScaleFixture(adminUrl: string, passwordHash: string, l
     await step(
       'webhook_events',
       `INSERT INTO webhook_events (org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, last_error,
-                                   history, published_at, received_at, processed_at, updated_at)
+                                   history, received_at, processed_at, updated_at)
        SELECT org_id, service, 'evt_' || i, event_type, received_at,
               status, jsonb_build_object('event_id', 'evt_' || i, 'event_type', event_type, 'timestamp', received_at,
                                          'metadata', jsonb_build_object('source', service, 'version', '1.0'),
                                          'data', jsonb_build_object('id', 'ent_' || (i % 50000), 'email', 'user' || (i % 100000) || '@scale.test')),
               CASE WHEN status IN ('failed') THEN 4 WHEN status = 'retrying' THEN 2 ELSE 1 END,
               CASE WHEN status IN ('failed', 'retrying') THEN 'provider timeout' END,
-              '[]'::jsonb, received_at, received_at,
+              '[]'::jsonb, received_at,
               CASE WHEN status IN ('processed', 'failed', 'skipped') THEN received_at + interval '40 milliseconds' END, received_at
        FROM (
          SELECT i, ${orgOf('i')} AS org_id,

@@ -45,8 +45,8 @@ for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [WebhookE
       if (!rows.length) throw new ValidationError([{ path: '', message: 'no valid event' }]);
       const stored = await runtime.db.asSystem('bench: naive insert', (transaction) =>
         runtime.db.sequelize.query<PublishableEvent>(
-          `INSERT INTO webhook_events (org_id, service, event_id, event_type, event_timestamp, payload, request_id, status, published_at)
-           SELECT t.org_id, t.service, t.event_id, t.event_type, t.ts, t.payload::jsonb, t.request_id, 'queued', now()
+          `INSERT INTO webhook_events (org_id, service, event_id, event_type, event_timestamp, payload, request_id, status)
+           SELECT t.org_id, t.service, t.event_id, t.event_type, t.ts, t.payload::jsonb, t.request_id, 'queued'
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
                   AS t(org_id, service, event_id, event_type, ts, payload, request_id)
            ON CONFLICT (org_id, service, event_id) DO NOTHING

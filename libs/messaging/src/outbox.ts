@@ -5,33 +5,42 @@ import type { Broker } from './connection';
 import { publishIntegrationEvents, type PublishableEvent } from './publisher';
 
 /**
- * The `webhook_events` table doubles as a transactional outbox (DESIGN §4): a row is committed with
- * `published_at IS NULL`, and is marked once the broker confirmed its message. Rows left unmarked (broker down,
- * publish timed out, process crashed between commit and confirm) are republished by the relay.
+ * The transactional outbox (DESIGN §4): `webhook_outbox` holds one narrow row per event that is committed but not yet
+ * confirmed by the broker, written in the event's own transaction (`OUTBOX_INSERT_SQL`, or `returnToOutbox` for a
+ * replay) and deleted once the broker confirmed the message. Rows left over (broker down, publish timed out, process
+ * crashed between commit and confirm) are republished by the relay. An event is `queued` once it has left the
+ * outbox (`eventStatusSql`); the event row itself is not rewritten for that (libs/db migration 0007 says why).
  */
 
-// The rows are locked in id order, the order in which the worker locks a group's events: with the UPDATE's own
-// (arbitrary) order, a mark and a worker group holding rows of each other deadlocked, and PostgreSQL broke the tie
-// only after deadlock_timeout (1 s), failing one side (bench/worker: receipt → processed p99 ~1.5 s).
-const MARK_PUBLISHED_SQL = `
-  UPDATE webhook_events AS e
-     SET published_at = now(),
-         status = CASE WHEN e.status = 'received' THEN 'queued' ELSE e.status END,
-         updated_at = now()
-    FROM (SELECT id FROM webhook_events WHERE id = ANY($1::uuid[]) AND published_at IS NULL ORDER BY id FOR UPDATE) AS locked
-   WHERE e.id = locked.id`;
+/** The SQL fragment of an INSERT … SELECT that puts `stored`'s new events in the outbox (`id`, `org_id`, `inserted`). */
+export const OUTBOX_INSERT_SQL = (stored: string) =>
+  `INSERT INTO webhook_outbox (event_id, org_id) SELECT id, org_id FROM ${stored} WHERE inserted`;
+
+/** An event's status as the API shows it: a stored `received` is `queued` once the event has left the outbox. */
+export const eventStatusSql = (eventAlias: string) =>
+  `CASE WHEN ${eventAlias}.status = 'received' AND NOT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.event_id = ${eventAlias}.id) THEN 'queued' ELSE ${eventAlias}.status END`;
+
+/** Puts events back in the outbox (a replay), in the caller's transaction: the relay waits from now. */
+export async function returnToOutbox(db: Database, tx: Transaction, events: { id: string; org_id: string }[]): Promise<void> {
+  if (!events.length) return;
+  await db.sequelize.query(
+    `INSERT INTO webhook_outbox (event_id, org_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])
+     ON CONFLICT (event_id) DO UPDATE SET enqueued_at = now()`,
+    { bind: [events.map((e) => e.id), events.map((e) => e.org_id)], transaction: tx },
+  );
+}
 
 /**
- * Marks confirmed events published (and `queued` unless the worker already moved them on). The mark commits without
- * waiting for its WAL flush (`synchronous_commit = off`): losing it in a crash only means the relay publishes those
- * events once more (delivery is at-least-once and consumers are idempotent), while the events themselves were
- * committed durably before they were published.
+ * Takes confirmed events out of the outbox. The delete commits without waiting for its WAL flush
+ * (`synchronous_commit = off`): losing it in a crash only means the relay publishes those events once more (delivery
+ * is at-least-once and consumers are idempotent), while the events themselves were committed durably before they
+ * were published.
  */
 export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
   if (!ids.length) return;
   const run = async (transaction: Transaction) => {
     await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction });
-    await db.sequelize.query(MARK_PUBLISHED_SQL, { bind: [ids], transaction });
+    await db.sequelize.query('DELETE FROM webhook_outbox WHERE event_id = ANY($1::uuid[])', { bind: [ids], transaction });
   };
   // Cross-organization by nature: one confirm group holds events of many organizations.
   if (tx) await run(tx);
@@ -74,7 +83,7 @@ export class PublishedMarker {
 /** Events committed but not confirmed (the outbox backlog). */
 export async function outboxBacklog(db: Database): Promise<number> {
   const row = await db.asSystem('outbox: backlog', (transaction) =>
-    db.sequelize.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_events WHERE published_at IS NULL', {
+    db.sequelize.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_outbox', {
       type: QueryTypes.SELECT,
       plain: true,
       transaction,
@@ -102,8 +111,8 @@ export interface OutboxRelayOptions {
 }
 
 /**
- * Republishes committed-but-unconfirmed events. Safe with several replicas: each pass claims its rows with
- * `FOR UPDATE SKIP LOCKED` and holds them until their confirms are in and they are marked, so two relays never
+ * Republishes committed-but-unconfirmed events. Safe with several replicas: each pass claims its outbox rows with
+ * `FOR UPDATE SKIP LOCKED` and holds them until their confirms are in and they are deleted, so two relays never
  * publish the same row in the same pass.
  */
 export class OutboxRelay {
@@ -146,12 +155,12 @@ export class OutboxRelay {
       // Cross-organization by nature (the outbox of every tenant), hence a system transaction.
       const relayed = await db.asSystem('outbox relay', async (transaction) => {
         const rows = await db.sequelize.query<PublishableEvent>(
-          `SELECT id, org_id, service, event_type, event_id, request_id
-             FROM webhook_events
-            WHERE published_at IS NULL AND updated_at < now() - make_interval(secs => $1)
-            ORDER BY updated_at
+          `SELECT e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id
+             FROM webhook_outbox o JOIN webhook_events e ON e.id = o.event_id
+            WHERE o.enqueued_at < now() - make_interval(secs => $1)
+            ORDER BY o.enqueued_at
             LIMIT $2
-              FOR UPDATE SKIP LOCKED`,
+              FOR UPDATE OF o SKIP LOCKED`,
           { bind: [minAgeMs / 1000, batchSize], type: QueryTypes.SELECT, transaction },
         );
         if (!rows.length) return 0;

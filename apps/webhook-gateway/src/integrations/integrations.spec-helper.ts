@@ -4,6 +4,7 @@ import { createTokenSigner } from '@saas/auth';
 import { WebhookEvent, type AttemptRecord, type Database, type User, type WebhookEventStatus } from '@saas/db';
 // App tests need the shared test kit; the boundary rule is about production code.
 import { testConfig, unique } from '@saas/testing';
+import { returnToOutbox } from '@saas/messaging';
 import { startGateway, type GatewayUnderTest } from '../webhooks/webhooks.spec-helper';
 
 /** A webhook-gateway whose RabbitMQ names are its own, so workers started for it consume nobody else's messages. */
@@ -33,6 +34,8 @@ export interface StoredEvent {
   lastError?: string | null;
   data?: Record<string, unknown>;
   updatedSecondsAgo?: number;
+  /** Still waiting in the outbox for its publish to be confirmed (only a `received` event can be). */
+  inOutbox?: boolean;
 }
 
 /** A webhook_events row in a given state, as the gateway and the worker would have left it. */
@@ -56,12 +59,12 @@ export async function storeEvent(db: Database, orgId: string, spec: StoredEvent 
         attempts: history.length,
         history,
         last_error: spec.lastError ?? null,
-        published_at: new Date(),
         processed_at: status === 'processed' || status === 'skipped' ? new Date() : null,
       },
       { transaction },
     ),
   );
+  if (spec.inOutbox) await db.forOrg(orgId, (transaction) => returnToOutbox(db, transaction, [event]));
   if (spec.updatedSecondsAgo !== undefined) {
     await db.forOrg(orgId, (transaction) =>
       db.sequelize.query("UPDATE webhook_events SET updated_at = now() - make_interval(secs => $2) WHERE id = $1", { bind: [event.id, spec.updatedSecondsAgo], transaction }),

@@ -123,6 +123,19 @@ describe('GET /integrations/status', () => {
 });
 
 describe('GET /integrations/events', () => {
+  it('when an event is stored but its publish is not confirmed yet, then it shows as received, and once it left the outbox as queued', async () => {
+    const waiting = await storeEvent(db, org.id, { service: 'communication_service', eventType: 'message.delivered', status: 'received', inOutbox: true });
+    const published = await storeEvent(db, org.id, { service: 'communication_service', eventType: 'message.delivered', status: 'received' });
+    const shown = async (status: string) =>
+      (await get(`/integrations/events?service=communication_service&status=${status}`, admin)).body.items.map((e: { id: string; status: string }) => [e.id, e.status]);
+    expect(await shown('received')).toContainEqual([waiting.id, 'received']);
+    expect(await shown('received')).not.toContainEqual([published.id, expect.anything()]);
+    expect(await shown('queued')).toContainEqual([published.id, 'queued']);
+    expect(await shown('queued')).not.toContainEqual([waiting.id, expect.anything()]);
+    expect((await get(`/integrations/events/${waiting.id}`, admin)).body.status).toBe('received');
+    expect((await get(`/integrations/events/${published.id}`, admin)).body.status).toBe('queued');
+  });
+
   it('when events are listed, then they come newest first, filtered and paginated, with the history only on the detail', async () => {
     const events = [];
     for (let i = 0; i < 3; i += 1) events.push(await storeEvent(db, org.id, { status: 'processed', history: [{ attempt: 1, outcome: 'processed' }] }));

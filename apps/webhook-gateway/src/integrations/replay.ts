@@ -2,7 +2,7 @@ import type { WhereOptions } from 'sequelize';
 import type { Logger } from 'pino';
 import { appendAudit } from '@saas/audit';
 import { timeRange, WebhookEvent, type AttemptRecord, type Database, type Transaction } from '@saas/db';
-import { markPublished, publishIntegrationEvents, type Broker } from '@saas/messaging';
+import { markPublished, publishIntegrationEvents, returnToOutbox, type Broker } from '@saas/messaging';
 
 export interface ReplayActor {
   userId: string;
@@ -22,14 +22,15 @@ const BATCH = 500;
 
 /**
  * Puts failed events back in the queue (DESIGN §5): status `queued`, a `replayed` history entry and an
- * `integration.event.replayed` audit entry commit together, with the row back in the outbox (published_at NULL);
+ * `integration.event.replayed` audit entry commit together, with the event back in the outbox;
  * the messages go out after the commit with a fresh retry budget. Should the publish not be confirmed, the outbox
  * relay sends them later, so a replay is never lost.
  */
-export async function requeueLocked(tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
+export async function requeueLocked(db: Database, tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
+  await returnToOutbox(db, tx, events);
   for (const event of events) {
     const entry: AttemptRecord = { attempt: event.attempts, at: new Date().toISOString(), outcome: 'replayed' };
-    await event.update({ status: 'queued', published_at: null, history: [...(event.history ?? []), entry] }, { transaction: tx });
+    await event.update({ status: 'queued', history: [...(event.history ?? []), entry] }, { transaction: tx });
     await appendAudit(tx, {
       orgId: event.org_id,
       actorType: 'user',
@@ -78,7 +79,7 @@ export async function replayDeadLetters(
   for (;;) {
     const batch = await scope(async (tx) => {
       const events = await WebhookEvent.findAll({ where, order: [['updated_at', 'ASC'], ['id', 'ASC']], limit: BATCH, lock: tx.LOCK.UPDATE, skipLocked: true, transaction: tx });
-      await requeueLocked(tx, events, actor, true);
+      await requeueLocked(deps.db, tx, events, actor, true);
       return events;
     });
     if (!batch.length) return replayed;

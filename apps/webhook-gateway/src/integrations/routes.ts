@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { Op, col, fn, where as sqlWhere, type WhereOptions } from 'sequelize';
+import { Op, col, fn, literal, where as sqlWhere, type FindAttributeOptions, type ProjectionAlias, type WhereOptions } from 'sequelize';
 import { createAuthenticator, withOrgScope } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Joi } from '@saas/config';
@@ -19,6 +19,7 @@ import {
   type Transaction,
 } from '@saas/db';
 import { ApiRouter, ConflictError, NotFoundError } from '@saas/http';
+import { eventStatusSql } from '@saas/messaging';
 import { authorize, requirePrincipal, resolveOrgScope } from '@saas/rbac';
 import type { ServiceRuntime } from '@saas/runtime';
 import { deadLetterWhere, publishReplayed, replayDeadLetters, requeueLocked, type ReplayActor } from './replay';
@@ -73,6 +74,20 @@ function equalities(query: object, fields: string[]): WhereOptions {
   return Object.fromEntries(fields.filter((f) => values[f] !== undefined).map((f) => [f, values[f]]));
 }
 
+/** The status column as the API shows it (`queued` once out of the outbox), for reads of WebhookEvent rows. */
+const shownEventStatus = literal(eventStatusSql('"WebhookEvent"'));
+const withShownStatus = (exclude: string[] = [], include: ProjectionAlias[] = []): FindAttributeOptions => ({
+  exclude: [...exclude, 'status'],
+  include: [[shownEventStatus, 'status'], ...include],
+});
+
+/** `?status=` on the shown status; stored statuses other than `received` still narrow the scan through their indexes. */
+function shownStatusIs(status: string | undefined): WhereOptions[] {
+  if (status === undefined) return [];
+  if (status !== 'received' && status !== 'queued') return [{ status }];
+  return [{ status: status === 'received' ? 'received' : ['received', 'queued'] }, sqlWhere(shownEventStatus, status)];
+}
+
 /** `/integrations/*`, `/subscriptions`, `/communication-logs`: admins see their organization, a superadmin every one. */
 export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): ApiRouter {
   const { db, redis, config, broker, logger } = runtime;
@@ -94,14 +109,14 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
     const scope = scopeOf(req);
     const where: WhereOptions = {
       ...(scope ? { org_id: scope } : {}),
-      ...equalities(query, ['service', 'status', 'event_type']),
+      ...equalities(query, ['service', 'event_type']),
       ...timeRange('received_at', query.since, query.until),
-      [Op.and]: afterKeyset('received_at', query.cursor),
+      [Op.and]: [...shownStatusIs(query.status), ...afterKeyset('received_at', query.cursor)],
     };
     const rows = await inScope(scope, (tx) =>
       WebhookEvent.findAll({
         where,
-        attributes: { exclude: ['payload', 'history'], include: [keysetAttribute('received_at')] },
+        attributes: withShownStatus(['payload', 'history'], [keysetAttribute('received_at')]),
         order: [['received_at', 'DESC'], ['id', 'DESC']],
         limit: query.limit + 1,
         transaction: tx,
@@ -110,12 +125,9 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
     res.json(pageOf(rows, query.limit, keysetOf, toEventResource));
   };
 
-  const findVisibleEvent = (req: Request, tx: Transaction, lock = false) =>
-    WebhookEvent.findByPk(req.params['id'] as string, { transaction: tx, ...(lock ? { lock: tx.LOCK.UPDATE } : {}) });
-
   const getEvent: RequestHandler = async (req, res) => {
     const scope = scopeOf(req);
-    const event = await inScope(scope, (tx) => findVisibleEvent(req, tx));
+    const event = await inScope(scope, (tx) => WebhookEvent.findByPk(req.params['id'] as string, { attributes: withShownStatus(), transaction: tx }));
     if (!event) throw new NotFoundError();
     res.json(toEventDetail(event));
   };
@@ -124,10 +136,11 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
     const scope = scopeOf(req);
     const actor = actorOf(req);
     const event = await inScope(scope, async (tx) => {
-      const found = await findVisibleEvent(req, tx, true);
+      // the stored status (only a failed event may be replayed), its row locked against a concurrent replay
+      const found = await WebhookEvent.findByPk(req.params['id'] as string, { lock: tx.LOCK.UPDATE, transaction: tx });
       if (!found) throw new NotFoundError();
       if (found.status !== 'failed') throw new ConflictError('event_not_failed', `only a failed event can be replayed; this one is ${found.status}`);
-      await requeueLocked(tx, [found], actor, false);
+      await requeueLocked(db, tx, [found], actor, false);
       return found;
     });
     await publishReplayed(replayDeps, [event], actor.requestId);

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { createOrg, eventually, freePort } from '@saas/testing';
+import { returnToOutbox } from '@saas/messaging';
 import { webhookComponents } from './components';
 import { QueueWatcher, exampleEvent, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
 
@@ -64,7 +65,7 @@ async function deliverWhileBrokerDown(gw: GatewayUnderTest): Promise<{ ids: stri
   const eventIds = [...singles, ...batch].map((e) => String(e['event_id']));
   const rows = await storedEvents(gw.runtime, eventIds);
   expect(rows).toHaveLength(15);
-  expect(rows.every((r) => r.published_at === null && r.status === 'received')).toBe(true);
+  expect(rows.every((r) => r.in_outbox && r.status === 'received')).toBe(true);
   return { ids: rows.map((r) => r.id), eventIds };
 }
 
@@ -86,7 +87,7 @@ describe('outbox', () => {
     await eventually(async () => ids.every((id) => watcher.count(id) >= 1), 15000);
     const rows = await eventually(async () => {
       const found = await storedEvents(gw.runtime, eventIds);
-      return found.every((r) => r.published_at !== null && r.status === 'queued') && found;
+      return found.every((r) => !r.in_outbox) && found;
     });
     expect(rows).toHaveLength(15);
     await new Promise((r) => setTimeout(r, 500));
@@ -102,15 +103,16 @@ describe('outbox', () => {
     expect(res.status).toBe(202);
     const eventId = String(res.body.event_id);
     // the ingest path marks its own publish asynchronously: let it land first
-    const row = await eventually(async () => (await storedEvents(gw.runtime, [eventId])).find((e) => e.published_at !== null));
+    const row = await eventually(async () => (await storedEvents(gw.runtime, [eventId])).find((e) => !e.in_outbox));
     const outboxState = (sql: string) => gw.runtime.db.asSystem('test', (transaction) => gw.runtime.db.sequelize.query(sql, { bind: [row.id], transaction }));
-    await outboxState("UPDATE webhook_events SET received_at = now() - interval '1 hour', updated_at = now(), published_at = NULL WHERE id = $1");
+    await outboxState("UPDATE webhook_events SET received_at = now() - interval '1 hour' WHERE id = $1");
+    await gw.runtime.db.asSystem('test replay', (tx) => returnToOutbox(gw.runtime.db, tx, [row]));
     const { relay } = webhookComponents(gw.runtime);
     await relay.pass();
-    expect((await storedEvents(gw.runtime, [eventId]))[0].published_at).toBeNull();
-    await outboxState("UPDATE webhook_events SET updated_at = now() - interval '1 minute' WHERE id = $1");
+    expect((await storedEvents(gw.runtime, [eventId]))[0].in_outbox).toBe(true);
+    await outboxState("UPDATE webhook_outbox SET enqueued_at = now() - interval '1 minute' WHERE event_id = $1");
     await relay.pass();
-    expect((await storedEvents(gw.runtime, [eventId]))[0].published_at).not.toBeNull();
+    expect((await storedEvents(gw.runtime, [eventId]))[0].in_outbox).toBe(false);
   });
 
   it('when two relays run at once over the same outbox, then each unconfirmed event is published exactly once', async () => {

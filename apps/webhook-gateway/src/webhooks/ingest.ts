@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { IntegrationService } from '@saas/contracts';
 import type { Database } from '@saas/db';
 import { isDatabaseUnavailable, ServiceUnavailableError } from '@saas/http';
-import { PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
+import { OUTBOX_INSERT_SQL, PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
 import type { WebhookMetrics } from './metrics';
 
 /** One validated event of a known, active organization, ready to be stored. */
@@ -45,19 +45,23 @@ export interface IngestPipelineOptions {
 const RETRY_AFTER_SECONDS = 5;
 const isDeadlock = (err: unknown) => ['40P01', '40001'].includes((err as { parent?: { code?: string } })?.parent?.code ?? '');
 
-// One multi-row statement per group. Within a group every key appears once (repeats are folded into `dups`); a key
-// already stored is counted as a duplicate on the original row. `xmax = 0` tells a fresh insert from an update.
+// One statement per group: a multi-row INSERT of the events, and their outbox rows. Within a group every key appears
+// once (repeats are folded into `dups`); a key already stored is counted as a duplicate on the original row.
+// `xmax = 0` tells a fresh insert from an update; only fresh events enter the outbox.
 const INSERT_SQL = `
-  INSERT INTO webhook_events AS e
-         (org_id, service, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
-  SELECT t.org_id, t.service, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
-         CASE WHEN t.dups > 0 THEN now() END
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[])
-         AS t(org_id, service, event_id, event_type, event_timestamp, payload, request_id, dups)
-  ON CONFLICT (org_id, service, event_id) DO UPDATE
-     SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
-         last_duplicate_at = now()
-  RETURNING e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id, (e.xmax = 0) AS inserted`;
+  WITH stored AS (
+    INSERT INTO webhook_events AS e
+           (org_id, service, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
+    SELECT t.org_id, t.service, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
+           CASE WHEN t.dups > 0 THEN now() END
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[])
+           AS t(org_id, service, event_id, event_type, event_timestamp, payload, request_id, dups)
+    ON CONFLICT (org_id, service, event_id) DO UPDATE
+       SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
+           last_duplicate_at = now()
+    RETURNING e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id, (e.xmax = 0) AS inserted
+  ), enqueued AS (${OUTBOX_INSERT_SQL('stored')})
+  SELECT * FROM stored`;
 
 const keyOf = (item: { orgId: string; service: string; eventId: string }) => `${item.orgId}\u0000${item.service}\u0000${item.eventId}`;
 

@@ -21,7 +21,7 @@ describe('webhook-gateway process', () => {
       child.kill('SIGTERM');
       expect(await waitForExit(child, 30000)).toBe(0);
       const rows = await storedEvents({ db }, events.map((e) => String(e['event_id'])));
-      expect(rows.filter((r) => r.published_at !== null)).toHaveLength(20);
+      expect(rows.filter((r) => !r.in_outbox)).toHaveLength(20);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -93,8 +93,9 @@ export const endpointOf = (service: IntegrationService) => ENDPOINT_OF_SERVICE[s
 
 export async function storedEvents(runtime: Pick<ServiceRuntime, 'db'>, eventIds: string[]) {
   return runtime.db.asSystem('test assertion', (transaction) =>
-    runtime.db.sequelize.query<{ id: string; org_id: string; event_id: string; status: string; duplicate_count: number; published_at: Date | null; payload: Record<string, unknown> }>(
-      'SELECT id, org_id, event_id, status, duplicate_count, published_at, payload FROM webhook_events WHERE event_id = ANY($1::text[])',
+    runtime.db.sequelize.query<{ id: string; org_id: string; event_id: string; status: string; duplicate_count: number; in_outbox: boolean; payload: Record<string, unknown> }>(
+      `SELECT id, org_id, event_id, status, duplicate_count, EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.event_id = e.id) AS in_outbox, payload
+         FROM webhook_events e WHERE event_id = ANY($1::text[])`,
       { bind: [eventIds], type: QueryTypes.SELECT, transaction },
     ),
   );

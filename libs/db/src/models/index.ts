@@ -94,7 +94,6 @@ export class WebhookEvent extends Model {
   @Column({ type: DataType.INTEGER, allowNull: false, defaultValue: 0 }) declare duplicate_count: number;
   @Column({ type: DataType.DATE }) declare last_duplicate_at: Date | null;
   @Column({ type: DataType.TEXT }) declare request_id: string | null;
-  @Column({ type: DataType.DATE }) declare published_at: Date | null;
   @Column({ type: DataType.DATE }) declare received_at: Date;
   @Column({ type: DataType.DATE }) declare processed_at: Date | null;
   @Column({ type: DataType.DATE }) declare updated_at: Date;
