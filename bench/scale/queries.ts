@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { userListStatement, type UserListQuery } from '../../apps/identity-service/src/routes/users';
 import { statusStatements } from '../../apps/webhook-gateway/src/integrations/status';
 import { percentile } from '../lib';
 
@@ -16,7 +17,6 @@ export interface QueryCase {
   params: unknown[];
 }
 
-const USER_COLUMNS = 'id, org_id, email, first_name, last_name, role, status, department, title, external_id, created_at, updated_at';
 const EVENT_COLUMNS = 'id, org_id, service, event_id, event_type, status, attempts, last_error, duplicate_count, received_at, processed_at';
 const AUDIT_COLUMNS = 'id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash, seq';
 
@@ -27,6 +27,15 @@ const orgFilter = (orgId: string | null, n = 1) => (orgId ? `org_id = $${n}` : '
 /** The audit entries of one day, two days back (the fixture writes one a second over the last 11.6 days). */
 export const AUDIT_RANGE = { since: new Date(Date.now() - 3 * 86400_000).toISOString(), until: new Date(Date.now() - 2 * 86400_000).toISOString() };
 
+/** `GET /users?q=` of the HTTP phase. */
+export const USERS_Q = 'last12';
+
+/** `GET /users` as the route builds it (`userListStatement`), so the measured SQL cannot drift from the endpoint's. */
+const usersCase = (name: string, orgId: string | null, filter: Omit<UserListQuery, 'orgId' | 'limit'>): QueryCase => {
+  const { text, bind } = userListStatement({ orgId, limit: 50, ...filter });
+  return { name, endpoint: 'GET /users', orgId, sql: text, params: bind };
+};
+
 /** The cases for one tenant (or, with null, for a superadmin across all tenants). */
 export function queryCases(label: string, orgId: string | null): QueryCase[] {
   const p = orgId ? [orgId] : [];
@@ -34,22 +43,12 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
   const org = orgFilter(orgId);
   const { since, until } = AUDIT_RANGE;
   return [
-    { name: `users ${label}`, endpoint: 'GET /users', orgId, sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} ORDER BY created_at, id LIMIT 51`, params: p },
-    {
-      name: `users ?status=active&role=admin ${label}`,
-      endpoint: 'GET /users',
-      orgId,
-      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND status = 'active' AND role = 'admin' ORDER BY created_at, id LIMIT 51`,
-      params: p,
-    },
-    {
-      name: `users ?q= ${label}`,
-      endpoint: 'GET /users',
-      orgId,
-      sql: `SELECT ${USER_COLUMNS} FROM users WHERE ${org} AND (email ILIKE $${n} OR first_name ILIKE $${n} OR last_name ILIKE $${n})
-            ORDER BY created_at, id LIMIT 51`,
-      params: [...p, '%last12%'],
-    },
+    usersCase(`users ${label}`, orgId, {}),
+    usersCase(`users ?status=active&role=admin ${label}`, orgId, { status: 'active', role: 'admin' }),
+    // one name in ~92 (Last12, Last120…129): a page within the newest ~4.7k users
+    usersCase(`users ?q= ${label}`, orgId, { q: USERS_Q }),
+    // nothing matches: every user of the scope is read
+    usersCase(`users ?q= (no match) ${label}`, orgId, { q: 'no-such-user' }),
     { name: `audit-logs ${label}`, endpoint: 'GET /audit-logs', orgId, sql: `SELECT ${AUDIT_COLUMNS} FROM audit_logs WHERE ${org} ORDER BY seq DESC LIMIT 51`, params: p },
     {
       name: `audit-logs ?action= ${label}`,

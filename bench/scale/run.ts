@@ -10,7 +10,7 @@ import { createTokenSigner } from '@saas/auth';
 import { configSchemas, loadConfig, type IdentityServiceConfig } from '@saas/config';
 import { BenchReport, createBenchWorld, RESULTS_DIR, runLoad, startService, type Scenario, type ServiceProcess } from '../lib';
 import { loadScaleFixture, orgId, SCALE } from './fixture';
-import { AUDIT_RANGE, measureQueries, queryCases } from './queries';
+import { AUDIT_RANGE, measureQueries, queryCases, USERS_Q } from './queries';
 
 const GOAL_MS = 50;
 const DURATION = Number(process.env['BENCH_SCALE_DURATION'] ?? 8);
@@ -82,7 +82,7 @@ async function main() {
     services.push(identity, webhooks);
     const endpoints = [
       { service: identity, path: '/users?limit=50' },
-      { service: identity, path: '/users?limit=50&q=last12' },
+      { service: identity, path: `/users?limit=50&q=${USERS_Q}` },
       { service: identity, path: '/audit-logs?limit=50' },
       { service: identity, path: `/audit-logs?limit=50&since=${AUDIT_RANGE.since}&until=${AUDIT_RANGE.until}` },
       { service: webhooks, path: '/integrations/events?limit=50' },

@@ -263,3 +263,95 @@ describe('tenant isolation and lists', () => {
     expect(byEmail.body.items.map((u: { id: string }) => u.id)).toEqual([w.userB.id]);
   });
 });
+
+describe('GET /users?q=', () => {
+  /** A member of `org` (a superadmin without one) with these names, set as a sync would (no API length limit). */
+  async function named(org: { id: string } | null, firstName: string | null, lastName: string | null, email?: string): Promise<User> {
+    const user = await createUser(h.runtime.db, org ? { orgId: org.id, email } : { role: 'superadmin', email });
+    await h.runtime.db.asSystem('test fixture', (transaction) => User.update({ first_name: firstName, last_name: lastName }, { where: { id: user.id }, transaction }));
+    return user;
+  }
+  /** The ids q finds, newest first, as `token`'s caller. */
+  const found = async (token: string, q: string, query: Record<string, string | number> = {}) => {
+    const res = await h.http.get('/users').query({ q, ...query }).set(bearer(token));
+    expect(res.status).toBe(200);
+    return (res.body as { items: { id: string }[] }).items.map((u) => u.id);
+  };
+
+  it('when q differs in case from an e-mail or a name, accented letters included, then it matches each of them, newest first', async () => {
+    const w = await seedWorld(h);
+    const tag = unique('case').replace('-', '');
+    const byEmail = await named(w.orgA, 'Test', 'User', `${tag}-mail@example.test`);
+    const byFirst = await named(w.orgA, `Zoë${tag}Ölund`, null);
+    const byLast = await named(w.orgA, null, `McKay-${tag}`);
+    const token = h.tokenOf(w.superadmin);
+    expect(await found(token, tag.toUpperCase())).toEqual([byLast.id, byFirst.id, byEmail.id]);
+    expect(await found(token, `zoË${tag}öLUND`)).toEqual([byFirst.id]);
+    expect(await found(token, `MCKAY-${tag}`)).toEqual([byLast.id]);
+  });
+
+  it('when q contains %, _ or a backslash, then each matches only itself', async () => {
+    const w = await seedWorld(h);
+    const tag = unique('wild');
+    const percent = await named(w.orgA, `${tag} 100%_off`, null);
+    const backslash = await named(w.orgA, `${tag} a\\b`, null);
+    await named(w.orgA, `${tag} 1000 offers`, `${tag} ab`);
+    const token = h.tokenOf(w.superadmin);
+    expect(await found(token, `${tag} 100%_off`)).toEqual([percent.id]);
+    expect(await found(token, '%_')).toContain(percent.id);
+    expect((await found(token, `${tag} 100%`)).length).toBe(1);
+    expect(await found(token, `${tag} a\\b`)).toEqual([backslash.id]);
+    expect(await found(token, `${tag} 1_00`)).toEqual([]);
+  });
+
+  it('when q spans the end of the first name and the start of the last name, with or without the field separator, then it matches nobody', async () => {
+    const w = await seedWorld(h);
+    const tag = unique('span').replace('-', '');
+    await named(w.orgA, `${tag}First`, `Last${tag}`);
+    const withSeparator = await named(w.orgA, `one\u001f${tag}`, null);
+    const token = h.tokenOf(w.superadmin);
+    expect(await found(token, `${tag}firstlast`)).toEqual([]);
+    expect(await found(token, `first\u001flast${tag}`)).toEqual([]);
+    expect(await found(token, `one\u001f${tag}`)).toEqual([withSeparator.id]);
+  });
+
+  it('when names are too long for the search index (1000 four-byte characters), then q still finds their user, and only in its organization', async () => {
+    const w = await seedWorld(h);
+    const tag = unique('long').replace('-', '');
+    const long = await named(w.orgA, `${'😀'.repeat(999)}${tag}`, '😀'.repeat(1000));
+    expect(await found(h.tokenOf(w.superadmin), tag.toUpperCase())).toEqual([long.id]);
+    expect(await found(h.tokenOf(w.adminA), tag)).toEqual([long.id]);
+    expect(await found(h.tokenOf(w.adminB), tag)).toEqual([]);
+  });
+
+  it("when an admin searches, then no other organization's user is found; a superadmin finds both, or one with org_id", async () => {
+    const w = await seedWorld(h);
+    const tag = unique('iso');
+    const inA = await named(w.orgA, tag, null);
+    const inB = await named(w.orgB, tag, null);
+    expect(await found(h.tokenOf(w.adminA), tag)).toEqual([inA.id]);
+    expect(await found(h.tokenOf(w.adminB), tag)).toEqual([inB.id]);
+    expect(await found(h.tokenOf(w.superadmin), tag)).toEqual([inB.id, inA.id]);
+    expect(await found(h.tokenOf(w.superadmin), tag, { org_id: w.orgA.id })).toEqual([inA.id]);
+  });
+
+  it('when a search is paged with a small limit and combined with status and role, then the pages cover every match once, newest first', async () => {
+    const w = await seedWorld(h);
+    const tag = unique('page');
+    const matches = [];
+    for (let i = 0; i < 5; i++) matches.push(await named(w.orgA, `${tag}-${i}`, null));
+    await named(w.orgA, 'other', null);
+    const token = h.tokenOf(w.superadmin);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await h.http.get('/users').query({ q: tag, limit: 2, ...(cursor ? { cursor } : {}) }).set(bearer(token));
+      const body = res.body as { items: { id: string }[]; next_cursor: string | null };
+      seen.push(...body.items.map((u) => u.id));
+      cursor = body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(matches.map((u) => u.id).reverse());
+    expect(await found(token, tag, { status: 'active', role: 'user' })).toEqual(matches.map((u) => u.id).reverse());
+    expect(await found(token, tag, { status: 'suspended' })).toEqual([]);
+  });
+});

@@ -47,15 +47,19 @@ export const seqCursor = Joi.string()
 /** `limit` of every list (DESIGN §3: 1–200, default 50). */
 export const limitParam = Joi.number().integer().min(1).max(200).default(50);
 
-/** The ordering column with its full (microsecond) precision, selected as `cursor_ts`, so a cursor never skips or repeats rows. */
-export const keysetAttribute = (column: KeysetColumn): [ReturnType<typeof literal>, string] => [
-  literal(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`),
-  'cursor_ts',
-];
+/** SQL for the ordering column with its full (microsecond) precision, so a cursor never skips or repeats rows. */
+export const keysetExpression = (column: KeysetColumn) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** `keysetExpression` selected as `cursor_ts`. */
+export const keysetAttribute = (column: KeysetColumn): [ReturnType<typeof literal>, string] => [literal(keysetExpression(column)), 'cursor_ts'];
+
+/** SQL selecting rows strictly after the cursor, each of its values written by `value` (a literal or a bind placeholder). */
+export const afterKeysetCondition = (column: KeysetColumn, cursor: KeysetCursor, value: (v: string) => string) =>
+  `(${column}, id) < (${value(cursor.ts)}::timestamptz, ${value(cursor.id)}::uuid)`;
 
 /** Conditions (for an `Op.and` list) selecting rows strictly after the cursor; its values were validated by `keysetCursor`. */
 export function afterKeyset(column: KeysetColumn, cursor: KeysetCursor | undefined): WhereOptions[] {
-  return cursor ? [literal(`(${column}, id) < ('${cursor.ts}'::timestamptz, '${cursor.id}'::uuid)`)] : [];
+  return cursor ? [literal(afterKeysetCondition(column, cursor, (v) => `'${v}'`))] : [];
 }
 
 /** The cursor of a row fetched with `keysetAttribute`. */
@@ -76,3 +80,9 @@ export function timeRange(column: string, since?: Date, until?: Date): WhereOpti
 
 /** An ILIKE pattern matching `q` anywhere, with the caller's wildcards taken literally. */
 export const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * Between the fields of `users.search` (migration 0006: `chr(31)`, the unit separator). A q without it matches that
+ * column exactly where it matches one of the fields; a q with it could match across two, so it is searched field by field.
+ */
+export const SEARCH_FIELD_SEPARATOR = String.fromCharCode(31);

@@ -3,6 +3,7 @@ import * as rowLevelSecurity from './0002-row-level-security';
 import * as statusAndScaleIndexes from './0003-status-and-scale-indexes';
 import * as outboxByLastChange from './0004-outbox-by-last-change';
 import * as allOrganizationsViews from './0005-all-organizations-views';
+import * as userSearch from './0006-user-search';
 import * as narrowOutbox from './0007-narrow-outbox';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
@@ -12,6 +13,7 @@ export const migrations = [
   { name: '0003-status-and-scale-indexes', ...statusAndScaleIndexes },
   { name: '0004-outbox-by-last-change', ...outboxByLastChange },
   { name: '0005-all-organizations-views', ...allOrganizationsViews },
+  { name: '0006-user-search', ...userSearch },
   { name: '0007-narrow-outbox', ...narrowOutbox },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
