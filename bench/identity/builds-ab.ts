@@ -7,7 +7,8 @@
 //   BENCH_BUILDS=before=/tmp/before,after=dist/apps node -r ./libs/testing/src/register-ts.cjs bench/identity/builds-ab.ts
 //
 // BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
-// BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), plus bench/lib's variables.
+// BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), BENCH_RATE (requests/s across all connections;
+// default: as fast as they go), plus bench/lib's variables.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,9 @@ import { cpuMs, loginToken, seedAccounts } from './fixture';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 6);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
+// A fixed request rate below every build's capacity: CPU per request also depends on how many requests share an
+// event-loop turn, which a closed loop lets vary with each build's speed and with the machine's other load.
+const RATE = process.env['BENCH_RATE'] ? Number(process.env['BENCH_RATE']) : undefined;
 const BUILDS = (process.env['BENCH_BUILDS'] ?? 'dist=dist/apps').split(',').map((entry) => {
   const [label, folder] = entry.split('=');
   if (!label || !folder) throw new Error(`BENCH_BUILDS entry "${entry}" is not label=folder`);
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
       for (const { label, identity, gateway } of order) {
         for (const [scenario, base] of [['direct', identity.url], ['via api-gateway', gateway.url]] as const) {
           const before = [cpuMs(identity.pid), cpuMs(gateway.pid)];
-          const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
+          const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS, overallRate: RATE });
           if (load.non2xx || load.errors) throw new Error(`${label} ${scenario}: ${load.non2xx} non-2xx, ${load.errors} errors`);
           add(`${label} ${scenario}: req/s`, load.rps);
           add(`${label} ${scenario}: identity-service CPU ms/req`, (cpuMs(identity.pid) - before[0]!) / load.total);
