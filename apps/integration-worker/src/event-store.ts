@@ -1,4 +1,4 @@
-import { execute, selectRows, sql, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
+import { execute, selectRows, sql, sqlList, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
 export type EventRow = Pick<
@@ -16,10 +16,10 @@ export interface EventChange {
   processed_at?: Date;
 }
 
-/** The rows of `ids` (uuids, checked when the message was parsed: an array literal of them is cast to uuid[]). */
+/** The rows of `ids` (uuids, checked when the message was parsed). */
 const eventsById = (ids: string[]) =>
   sql`SELECT id, org_id, service, event_id, event_type, event_timestamp, status, payload, attempts, history, received_at
-        FROM webhook_events WHERE id = ANY(${`{${ids.join(',')}}`}::uuid[])`;
+        FROM webhook_events WHERE id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`;
 
 /** The rows of `ids` of one organization, read in one round trip (no transaction of the caller's). */
 export async function loadEvents(db: Database, orgId: string, ids: string[]): Promise<Map<string, EventRow>> {

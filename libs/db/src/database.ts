@@ -1,11 +1,13 @@
 import type { ClientBase, QueryResult } from 'pg';
 import { Sequelize } from 'sequelize-typescript';
-import type { Transaction } from 'sequelize';
+import { DatabaseError, type Transaction } from 'sequelize';
 import { isUuid } from './errors';
 import { ALL_MODELS } from './models';
-import { sql, type SqlStatement } from './one-trip-read';
+import { sql, type SqlStatement } from './one-trip';
 
 export type { Transaction };
+
+const systemScope = (reason: string) => sql`SELECT set_config('app.scope', 'system', true), set_config('app.reason', ${reason}, true)`;
 
 export interface DatabaseOptions {
   url: string;
@@ -63,25 +65,38 @@ export class Database {
    */
   async readForOrg<R>(orgId: string, statement: SqlStatement): Promise<R[]> {
     if (!isUuid(orgId)) throw new TypeError('readForOrg needs an organization id (uuid)');
-    return this.readInOneTrip<R>(sql`SELECT set_config('app.org_id', ${orgId}, true), set_config('app.scope', '', true)`, statement);
+    return this.inOneTrip<R>([sql`SET TRANSACTION READ ONLY`, sql`SELECT set_config('app.org_id', ${orgId}, true), set_config('app.scope', '', true)`], statement);
   }
 
   /** `readForOrg` across organizations, with the reason `asSystem` asks for. */
   readAsSystem<R>(reason: string, statement: SqlStatement): Promise<R[]> {
-    return this.readInOneTrip<R>(sql`SELECT set_config('app.scope', 'system', true), set_config('app.reason', ${reason}, true)`, statement);
+    return this.inOneTrip<R>([sql`SET TRANSACTION READ ONLY`, systemScope(reason)], statement);
+  }
+
+  /**
+   * One writing statement across organizations in ONE round trip, where `asSystem` needs four: for hot writes that
+   * are one statement (the webhook ingest, the outbox). It commits when it succeeds, durably unless `durable: false`
+   * (no wait for the WAL flush: only for writes a crash may lose harmlessly). Returns the statement's rows.
+   */
+  writeAsSystem<R>(reason: string, statement: SqlStatement, options: { durable?: boolean } = {}): Promise<R[]> {
+    const context = [systemScope(reason), ...(options.durable === false ? [sql`SELECT set_config('synchronous_commit', 'off', true)`] : [])];
+    return this.inOneTrip<R>(context, statement);
   }
 
   /**
    * Sends the context and the statement as one simple-query string. PostgreSQL runs a multi-statement string as one
    * implicit transaction: the `set_config(…, true)` values hold for the statement and end with it, and an error
-   * rolls it all back, so the pooled connection never stays inside a transaction.
+   * rolls it all back, so the pooled connection never stays inside a transaction. Errors come wrapped as Sequelize's
+   * (`parent` = the driver's error), like every other query's, for the shared error handling.
    */
-  private async readInOneTrip<R>(context: SqlStatement, statement: SqlStatement): Promise<R[]> {
+  private async inOneTrip<R>(context: SqlStatement[], statement: SqlStatement): Promise<R[]> {
     const { connectionManager } = this.sequelize;
-    const connection = (await connectionManager.getConnection({ type: 'read' })) as ClientBase;
+    const connection = (await connectionManager.getConnection({ type: 'write' })) as ClientBase;
     try {
-      const [, , read] = (await connection.query(`SET TRANSACTION READ ONLY; ${context.text}; ${statement.text}`)) as unknown as QueryResult[];
-      return (read?.rows ?? []) as R[];
+      const results = (await connection.query([...context, statement].map((s) => s.text).join('; '))) as unknown as QueryResult[];
+      return (results[context.length]?.rows ?? []) as R[];
+    } catch (err) {
+      throw new DatabaseError(err as ConstructorParameters<typeof DatabaseError>[0]);
     } finally {
       connectionManager.releaseConnection(connection);
     }

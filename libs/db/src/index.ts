@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 export * from './models';
 export * from './database';
-export { sql, type SqlStatement, type SqlValue } from './one-trip-read';
+export { sql, sqlList, type SqlStatement, type SqlValue } from './one-trip';
 export { runMigrations, ensureDatabase, type MigrateOptions } from './migrate';
 export { migrations, TENANT_TABLES } from './migrations';
 export { isUniqueViolation, isUuid, uniqueConstraintName } from './errors';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
 import { Database, Organization } from '@saas/db';
-import { eventStatusSql, markPublished, OUTBOX_INSERT_SQL, returnToOutbox } from './outbox';
+import { eventStatusSql, markPublished, OUTBOX_INSERT, returnToOutbox } from './outbox';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
 afterAll(() => db.close());
@@ -19,7 +19,7 @@ async function storedEvents(orgId: string, n: number): Promise<string[]> {
          INSERT INTO webhook_events (org_id, service, event_id, event_type, event_timestamp, payload)
          SELECT $1, 'user_service', 'evt-' || g || '-' || $2, 'user.created', now(), '{}'::jsonb FROM generate_series(1, $3) g
          RETURNING id, org_id, true AS inserted
-       ), enqueued AS (${OUTBOX_INSERT_SQL('stored')})
+       ), enqueued AS (${OUTBOX_INSERT.text})
        SELECT id FROM stored`,
       { bind: [orgId, randomUUID(), n], type: QueryTypes.SELECT, transaction },
     ),

@@ -1,20 +1,19 @@
 import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
-import type { Database, Transaction } from '@saas/db';
+import { sql, sqlList, type Database, type Transaction } from '@saas/db';
 import type { Broker } from './connection';
 import { publishIntegrationEvents, type PublishableEvent } from './publisher';
 
 /**
  * The transactional outbox (DESIGN §4): `webhook_outbox` holds one narrow row per event that is committed but not yet
- * confirmed by the broker, written in the event's own transaction (`OUTBOX_INSERT_SQL`, or `returnToOutbox` for a
+ * confirmed by the broker, written in the event's own transaction (`OUTBOX_INSERT`, or `returnToOutbox` for a
  * replay) and deleted once the broker confirmed the message. Rows left over (broker down, publish timed out, process
  * crashed between commit and confirm) are republished by the relay. An event is `queued` once it has left the
  * outbox (`eventStatusSql`); the event row itself is not rewritten for that (libs/db migration 0007 says why).
  */
 
-/** The SQL fragment of an INSERT … SELECT that puts `stored`'s new events in the outbox (`id`, `org_id`, `inserted`). */
-export const OUTBOX_INSERT_SQL = (stored: string) =>
-  `INSERT INTO webhook_outbox (event_id, org_id) SELECT id, org_id FROM ${stored} WHERE inserted`;
+/** Puts the new events of a CTE `stored(id, org_id, inserted)` in the outbox: a data-modifying CTE of the INSERT. */
+export const OUTBOX_INSERT = sql`INSERT INTO webhook_outbox (event_id, org_id) SELECT id, org_id FROM stored WHERE inserted`;
 
 /** An event's status as the API shows it: a stored `received` is `queued` once the event has left the outbox. */
 export const eventStatusSql = (eventAlias: string) =>
@@ -38,13 +37,14 @@ export async function returnToOutbox(db: Database, tx: Transaction, events: { id
  */
 export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
   if (!ids.length) return;
-  const run = async (transaction: Transaction) => {
-    await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction });
-    await db.sequelize.query('DELETE FROM webhook_outbox WHERE event_id = ANY($1::uuid[])', { bind: [ids], transaction });
-  };
   // Cross-organization by nature: one confirm group holds events of many organizations.
-  if (tx) await run(tx);
-  else await db.asSystem('outbox: mark published', run);
+  if (tx) {
+    await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction: tx });
+    await db.sequelize.query('DELETE FROM webhook_outbox WHERE event_id = ANY($1::uuid[])', { bind: [ids], transaction: tx });
+  } else {
+    // ids are the broker's confirms of messages we published with our own event ids (uuids)
+    await db.writeAsSystem('outbox: mark published', sql`DELETE FROM webhook_outbox WHERE event_id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`, { durable: false });
+  }
 }
 
 /**

@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
 import type { IntegrationService } from '@saas/contracts';
-import type { Database } from '@saas/db';
+import { sql, sqlList, type Database, type SqlValue } from '@saas/db';
 import { isDatabaseUnavailable, ServiceUnavailableError } from '@saas/http';
-import { OUTBOX_INSERT_SQL, PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
+import { OUTBOX_INSERT, PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
 import type { WebhookMetrics } from './metrics';
 
 /** One validated event of a known, active organization, ready to be stored. */
@@ -47,21 +46,28 @@ const isDeadlock = (err: unknown) => ['40P01', '40001'].includes((err as { paren
 
 // One statement per group: a multi-row INSERT of the events, and their outbox rows. Within a group every key appears
 // once (repeats are folded into `dups`); a key already stored is counted as a duplicate on the original row.
-// `xmax = 0` tells a fresh insert from an update; only fresh events enter the outbox.
-const INSERT_SQL = `
+// `xmax = 0` tells a fresh insert from an update; only fresh events enter the outbox. Values are escaped literals
+// (`sql`): the statement goes out in one round trip with its context (`Database.writeAsSystem`).
+const insertStatement = (rows: { item: IngestItem; dups: number }[]) => {
+  const column = (value: (row: { item: IngestItem; dups: number }) => SqlValue) => sqlList(rows.map(value));
+  return sql`
   WITH stored AS (
     INSERT INTO webhook_events AS e
            (org_id, service, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
     SELECT t.org_id, t.service, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
            CASE WHEN t.dups > 0 THEN now() END
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[])
+      FROM unnest(ARRAY[${column((r) => r.item.orgId)}]::uuid[], ARRAY[${column((r) => r.item.service)}]::text[],
+                  ARRAY[${column((r) => r.item.eventId)}]::text[], ARRAY[${column((r) => r.item.eventType)}]::text[],
+                  ARRAY[${column((r) => r.item.timestamp.toISOString())}]::timestamptz[], ARRAY[${column((r) => r.item.payloadJson)}]::text[],
+                  ARRAY[${column((r) => r.item.requestId)}]::text[], ARRAY[${column((r) => r.dups)}]::int[])
            AS t(org_id, service, event_id, event_type, event_timestamp, payload, request_id, dups)
     ON CONFLICT (org_id, service, event_id) DO UPDATE
        SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
            last_duplicate_at = now()
     RETURNING e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id, (e.xmax = 0) AS inserted
-  ), enqueued AS (${OUTBOX_INSERT_SQL('stored')})
+  ), enqueued AS (${OUTBOX_INSERT})
   SELECT * FROM stored`;
+};
 
 const keyOf = (item: { orgId: string; service: string; eventId: string }) => `${item.orgId}\u0000${item.service}\u0000${item.eventId}`;
 
@@ -178,23 +184,10 @@ export class IngestPipeline {
     }
     // A stable key order keeps concurrent groups (other replicas) from deadlocking on each other's rows.
     const ordered = [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
-    const columns: unknown[][] = [[], [], [], [], [], [], [], []];
-    for (const { item, dups } of ordered) {
-      columns[0].push(item.orgId);
-      columns[1].push(item.service);
-      columns[2].push(item.eventId);
-      columns[3].push(item.eventType);
-      columns[4].push(item.timestamp.toISOString());
-      columns[5].push(item.payloadJson);
-      columns[6].push(item.requestId);
-      columns[7].push(dups);
-    }
     const started = performance.now();
     // A group holds events of many organizations (each resolved by us, never taken from the client), so it
-    // commits in one system-scoped transaction rather than one forOrg transaction per organization.
-    const stored = await db.asSystem('webhook ingest', (transaction) =>
-      db.sequelize.query<PublishableEvent & { inserted: boolean }>(INSERT_SQL, { bind: columns, type: QueryTypes.SELECT, transaction }),
-    );
+    // commits as one system-scoped statement rather than one forOrg transaction per organization.
+    const stored = await db.writeAsSystem<PublishableEvent & { inserted: boolean }>('webhook ingest', insertStatement(ordered));
     metrics.groupSize.observe(ordered.length);
     metrics.commitLatency.observe((performance.now() - started) / 1000);
 

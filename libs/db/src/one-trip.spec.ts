@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { escapeLiteral } from 'pg';
 import { QueryTypes } from 'sequelize';
 import { Database } from './database';
 import { Organization, User } from './models';
-import { sql } from './one-trip-read';
+import { sql, sqlList } from './one-trip';
 
 // One connection: whatever a read leaves behind on it, the next statement sees.
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 1 });
@@ -66,7 +68,52 @@ describe('Database.readForOrg / readAsSystem', () => {
     await expect(db.readForOrg(`${randomUUID()}', true); --`, sql`SELECT 1`)).rejects.toThrow(TypeError);
   });
 
+  it('when any string (but NUL) is written in, then the literal is exactly what pg’s escapeLiteral writes', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.stringMatching(/^[a-z'\\\\ E]*$/));
+    fc.assert(fc.property(text.filter((s) => !s.includes('\u0000')), (value) => sql`${value}`.text === escapeLiteral(value)), { numRuns: 1000 });
+  });
+
   it('when a number is not finite, then building the statement fails', () => {
     expect(() => sql`SELECT ${Number.NaN}`).toThrow(TypeError);
+  });
+});
+
+describe('Database.writeAsSystem', () => {
+  let a: User;
+  let b: User;
+  beforeAll(async () => {
+    [a, b] = [await orgWithUser(), await orgWithUser()];
+  });
+  const titles = () =>
+    db.readAsSystem<{ id: string; title: string | null }>('test', sql`SELECT id, title FROM users WHERE id IN (${sqlList([a.id, b.id])}) ORDER BY id`);
+
+  it('when one statement writes rows of two organizations, then it commits them and returns its rows, and its context ends with it', async () => {
+    const rows = await db.writeAsSystem<{ id: string }>('test', sql`UPDATE users SET title = ${'written'} WHERE id = ANY(ARRAY[${sqlList([a.id, b.id])}]::uuid[]) RETURNING id`);
+    expect(rows.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await titles()).map((r) => r.title)).toEqual(['written', 'written']);
+    const [setting] = await db.sequelize.query<{ scope: string | null }>("SELECT current_setting('app.scope', true) AS scope", { type: QueryTypes.SELECT });
+    expect(setting!.scope ?? '').toBe('');
+  });
+
+  it('when the statement fails part-way, then nothing of it is stored and the error carries the driver’s code like any query’s', async () => {
+    const failing = sql`UPDATE users SET title = CASE WHEN id = ${b.id} THEN (1 / 0)::text ELSE ${'partial'} END WHERE id IN (${sqlList([a.id, b.id])})`;
+    await expect(db.writeAsSystem('test', failing)).rejects.toMatchObject({ name: 'SequelizeDatabaseError', parent: { code: '22012' } });
+    expect((await titles()).map((r) => r.title)).not.toContain('partial');
+    const [clock] = await db.sequelize.query<{ now: Date; statement: Date }>('SELECT now(), statement_timestamp() AS statement', { type: QueryTypes.SELECT });
+    expect(clock!.now).toEqual(clock!.statement);
+  });
+
+  it('when the write need not be durable, then it still commits, and synchronous_commit is back to its default afterwards', async () => {
+    await db.writeAsSystem('test', sql`UPDATE users SET title = ${'fast'} WHERE id = ${a.id}`, { durable: false });
+    expect((await titles()).find((r) => r.id === a.id)!.title).toBe('fast');
+    const [setting] = await db.sequelize.query<{ synchronous_commit: string }>('SHOW synchronous_commit', { type: QueryTypes.SELECT });
+    expect(setting!.synchronous_commit).toBe('on');
+  });
+
+  it('when a list holds hostile values, then each is one literal; a NUL is refused before the statement is sent', async () => {
+    const hostile = [`x', 'y`, `'); DROP TABLE users; --`, 'plain'];
+    const [row] = await db.writeAsSystem<{ values: string[] }>('test', sql`SELECT ARRAY[${sqlList(hostile)}] AS values`);
+    expect(row!.values).toEqual(hostile);
+    expect(() => sqlList(['a\u0000b'])).toThrow(TypeError);
   });
 });
