@@ -47,6 +47,18 @@ export interface MemoryReading {
   now_mb: number;
 }
 
+const TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 once it has exited. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
+  } catch {
+    return 0;
+  }
+}
+
 /** A live process's resident memory in MB, from /proc; null once it has exited. */
 export function memoryOf(pid: number): MemoryReading | null {
   try {
