@@ -24,8 +24,8 @@ export interface ProxyOptions {
  * replacing anything the client sent: the services trust exactly this one hop. An unreachable or failing upstream
  * answers a 502 problem; a client that goes away aborts the upstream exchange.
  *
- * In place of http-proxy-middleware: the same forwarding for about a tenth of the per-request work (no option and
- * plugin machinery, no URL re-parsing; see docs/PERFORMANCE.md "Identity").
+ * In place of http-proxy-middleware: the same forwarding without its option and plugin machinery or URL re-parsing,
+ * ~15 % less CPU per request in a bare proxy (0.34 → 0.29 ms; docs/PERFORMANCE.md "Identity").
  */
 export function proxyTo({ target, routes, logger, timeoutMs = 30000 }: ProxyOptions): RequestHandler {
   const { hostname, port, protocol } = new URL(target);
