@@ -14,8 +14,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Database } from '@saas/db';
-import { createBenchWorld, freePort, median, NODE_FLAGS, runLoad, waitReady, WORKSPACE } from '../lib';
-import { cpuMs, loginToken, seedAccounts } from './fixture';
+import { cpuMsOf, createBenchWorld, freePort, median, NODE_FLAGS, runLoad, waitReady, WORKSPACE } from '../lib';
+import { loginToken, seedAccounts } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 6);
@@ -88,12 +88,12 @@ async function main(): Promise<void> {
       const order = stacks.map((_, i) => stacks[(i + run) % stacks.length]!);
       for (const { label, identity, gateway } of order) {
         for (const [scenario, base] of [['direct', identity.url], ['via api-gateway', gateway.url]] as const) {
-          const before = [cpuMs(identity.pid), cpuMs(gateway.pid)];
+          const before = [cpuMsOf(identity.pid), cpuMsOf(gateway.pid)];
           const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS, overallRate: RATE });
           if (load.non2xx || load.errors) throw new Error(`${label} ${scenario}: ${load.non2xx} non-2xx, ${load.errors} errors`);
           add(`${label} ${scenario}: req/s`, load.rps);
-          add(`${label} ${scenario}: identity-service CPU ms/req`, (cpuMs(identity.pid) - before[0]!) / load.total);
-          if (scenario !== 'direct') add(`${label} ${scenario}: api-gateway CPU ms/req`, (cpuMs(gateway.pid) - before[1]!) / load.total);
+          add(`${label} ${scenario}: identity-service CPU ms/req`, (cpuMsOf(identity.pid) - before[0]!) / load.total);
+          if (scenario !== 'direct') add(`${label} ${scenario}: api-gateway CPU ms/req`, (cpuMsOf(gateway.pid) - before[1]!) / load.total);
         }
       }
     }

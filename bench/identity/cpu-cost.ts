@@ -5,8 +5,8 @@
 //
 // BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per scenario, default 8), BENCH_CONNECTIONS (16), plus bench/lib's variables.
 import path from 'node:path';
-import { median, runLoad, startBenchScript } from '../lib';
-import { cpuMs, withOneAccountStack } from './fixture';
+import { cpuMsOf, median, runLoad, startBenchScript } from '../lib';
+import { withOneAccountStack } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -22,16 +22,16 @@ async function main(): Promise<void> {
     const figures: Record<string, Record<string, number[]>> = {};
     for (let run = 0; run < RUNS; run++) {
       // what each process spends with no request at all (timers, metrics, heartbeats), per second
-      const idleBefore = processes.map((p) => cpuMs(p.pid));
+      const idleBefore = processes.map((p) => cpuMsOf(p.pid));
       await new Promise((resolve) => setTimeout(resolve, DURATION * 1000));
-      processes.forEach((p, i) => ((figures['idle'] ??= {})[`${p.name} CPU ms/s`] ??= []).push((cpuMs(p.pid) - idleBefore[i]!) / DURATION));
+      processes.forEach((p, i) => ((figures['idle'] ??= {})[`${p.name} CPU ms/s`] ??= []).push((cpuMsOf(p.pid) - idleBefore[i]!) / DURATION));
       for (const [name, base] of Object.entries(scenarios)) {
-        const before = processes.map((p) => cpuMs(p.pid));
+        const before = processes.map((p) => cpuMsOf(p.pid));
         const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS });
         const rows = (figures[name] ??= {});
         (rows['req/s'] ??= []).push(load.rps);
         processes.forEach((p, i) => {
-          const spent = cpuMs(p.pid) - before[i]!;
+          const spent = cpuMsOf(p.pid) - before[i]!;
           if (spent > 0) (rows[`${p.name} CPU ms/req`] ??= []).push(spent / load.total);
         });
       }

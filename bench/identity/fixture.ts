@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs';
 import bcrypt from 'bcrypt';
 import { Database, Organization, User } from '@saas/db';
 import { createBenchWorld, startService, type ServiceProcess } from '../lib';
 
 export const BENCH_PASSWORD = 'bench-password-1';
-
-const TICKS_PER_MS = 100 / 1000; // USER_HZ
-
-/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat fields 14 and 15). */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
-}
 
 /** One organization with `accounts` active users sharing one password (hashed once at the run's cost); the first is its admin. */
 export async function seedAccounts(db: Database, accounts: number, cost: number): Promise<string[]> {

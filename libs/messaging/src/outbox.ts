@@ -37,18 +37,19 @@ export async function returnToOutbox(db: Database, tx: Transaction, events: { id
  */
 export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
   if (!ids.length) return;
+  // ids are the broker's confirms of messages we published with our own event ids (uuids)
+  const statement = sql`DELETE FROM webhook_outbox WHERE event_id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`;
   // Cross-organization by nature: one confirm group holds events of many organizations.
   if (tx) {
     await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction: tx });
-    await db.sequelize.query('DELETE FROM webhook_outbox WHERE event_id = ANY($1::uuid[])', { bind: [ids], transaction: tx });
+    await db.sequelize.query(statement.text, { transaction: tx });
   } else {
-    // ids are the broker's confirms of messages we published with our own event ids (uuids)
-    await db.writeAsSystem('outbox: mark published', sql`DELETE FROM webhook_outbox WHERE event_id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`, { durable: false });
+    await db.writeAsSystem('outbox: mark published', statement, { durable: false });
   }
 }
 
 /**
- * Coalesces the marks of many confirm groups into few UPDATEs: one runs at a time, and whatever was confirmed
+ * Coalesces the marks of many confirm groups into few DELETEs: one runs at a time, and whatever was confirmed
  * meanwhile goes into the next. `mark` resolves once its ids are marked.
  */
 export class PublishedMarker {
