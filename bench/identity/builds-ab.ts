@@ -7,7 +7,7 @@
 //   BENCH_BUILDS=before=/tmp/before,after=dist/apps node -r ./libs/testing/src/register-ts.cjs bench/identity/builds-ab.ts
 //
 // BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
-// BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), BENCH_RATE (requests/s across all connections;
+// BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), BENCH_RATE (requests/s, evenly paced, open loop;
 // default: as fast as they go), plus bench/lib's variables.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       for (const { label, identity, gateway } of order) {
         for (const [scenario, base] of [['direct', identity.url], ['via api-gateway', gateway.url]] as const) {
           const before = [cpuMsOf(identity.pid), cpuMsOf(gateway.pid)];
-          const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS, overallRate: RATE });
+          const load = await runLoad({ url: `${base}/users/me`, headers, duration: DURATION, connections: CONNECTIONS, rate: RATE });
           if (load.non2xx || load.errors) throw new Error(`${label} ${scenario}: ${load.non2xx} non-2xx, ${load.errors} errors`);
           add(`${label} ${scenario}: req/s`, load.rps);
           add(`${label} ${scenario}: identity-service CPU ms/req`, (cpuMsOf(identity.pid) - before[0]!) / load.total);

@@ -28,7 +28,6 @@ declare module 'autocannon' {
     pipelining?: number;
     duration?: number;
     amount?: number;
-    overallRate?: number;
     timeout?: number;
     requests?: AutocannonRequest[];
   }

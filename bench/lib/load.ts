@@ -18,8 +18,12 @@ export interface LoadOptions {
   /** Seconds (default 10); ignored when `amount` is set. */
   duration?: number;
   amount?: number;
-  /** Fixed request rate across all connections (for latency at a given load). */
-  overallRate?: number;
+  /**
+   * Requests per second, started at evenly spaced instants whatever the answers (open loop; `duration` seconds of
+   * them, over at most `connections` sockets; latency from each request's intended start). Unset: closed loop with
+   * autocannon, as fast as the server answers.
+   */
+  rate?: number;
   timeoutSeconds?: number;
   requests?: { module: string; args?: unknown };
 }

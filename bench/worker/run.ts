@@ -1,6 +1,7 @@
 // bench/worker: the integration worker behind a real webhook-gateway (both as built services, own processes).
 //  1. max ingest: signed single user.created webhooks as fast as the gateway takes them (worker consuming meanwhile);
-//  2. receipt → processed latency (webhook_events.received_at → processed_at) at a fixed rate of half that maximum;
+//  2. receipt → processed latency (webhook_events.received_at → processed_at) at half that maximum rate, requests
+//     evenly spaced in time (open loop, runLoad `rate`);
 //  3. drain: with the worker stopped, a 10k backlog (user + communication events) is ingested, then the worker is
 //     started and the time to process all of it gives the drain rate, compared with the ingest rate.
 //
@@ -62,8 +63,8 @@ async function main(): Promise<void> {
     // 2. receipt → processed latency at half the maximum rate
     const rate = Math.max(1, Math.floor(max.rps / 2));
     const since = (await sql<{ now: Date }>('SELECT now() AS now'))[0]!.now;
-    const fixed = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, overallRate: rate, requests: { module: REQUESTS, args: args('user-service') } });
-    report.addLoad(`fixed rate ${rate}/s (half of max)`, [fixed]);
+    const fixed = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, rate, requests: { module: REQUESTS, args: args('user-service') } });
+    report.addLoad(`fixed rate ${rate}/s (half of max, evenly paced)`, [fixed]);
     await settle(120000);
     const timings = await sql<{ total: number }>(
       `SELECT extract(epoch FROM processed_at - received_at) * 1000 AS total FROM webhook_events WHERE received_at >= $1 AND status = 'processed'`,
