@@ -1,7 +1,9 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { ServerResponse, type Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+
+const writeHead = ServerResponse.prototype.writeHead;
 
 export interface RunningServer {
   server: Server;
@@ -30,6 +32,20 @@ export async function startServer(app: Express, port: number, options: StartOpti
   const boundPort = typeof address === 'object' && address ? address.port : port;
 
   let closing: Promise<void> | undefined;
+  // server.close() only destroys connections idle at that moment. A keep-alive connection busy then stays open, its
+  // client writes the next request into it, and that request is reset when the socket is finally destroyed. So once
+  // closing has begun, every response not yet started says `Connection: close`: Node ends the connection after it and
+  // the client's next request goes to a new connection (refused cleanly). Decided when the headers are written, so
+  // responses in flight at close() are covered and a proxied `connection: keep-alive` (api-gateway) cannot undo it.
+  function writeHeadClosing(this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    if (closing && !this.headersSent) this.setHeader('Connection', 'close');
+    return writeHead.apply(this, args);
+  }
+  // Before Express's listener, so the wrapper is in place even for a response sent synchronously.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    res.writeHead = writeHeadClosing as ServerResponse['writeHead'];
+  });
+
   const close = () =>
     (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
