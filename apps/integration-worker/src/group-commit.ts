@@ -1,7 +1,10 @@
-import type { Database, Transaction } from '@saas/db';
+import type { Database, ForOrgOptions, Transaction } from '@saas/db';
 
 /** Applies a group of units in one transaction; returns one result per unit, in order. */
 export type GroupApplier<Unit, Result> = (tx: Transaction, units: Unit[]) => Promise<Result[]>;
+
+/** The organization context goes with the group's first statement: a round trip less per group. */
+const GROUP_TRANSACTION: ForOrgOptions = { contextWithFirstStatement: true };
 
 interface Pending<Unit> {
   unit: Unit;
@@ -47,7 +50,7 @@ export class GroupCommitter<Unit, Result> {
       const group = lane.splice(0, this.maxGroup);
       let values: Result[];
       try {
-        values = await this.db.forOrg(orgId, (tx) => this.apply(tx, group.map((pending) => pending.unit)));
+        values = await this.db.forOrg(orgId, (tx) => this.apply(tx, group.map((pending) => pending.unit)), GROUP_TRANSACTION);
       } catch (error) {
         if (group.length === 1) group[0]?.reject(error);
         else await this.oneByOne(orgId, group);
@@ -61,7 +64,7 @@ export class GroupCommitter<Unit, Result> {
   private async oneByOne(orgId: string, group: Pending<Unit>[]): Promise<void> {
     for (const pending of group) {
       try {
-        const [value] = await this.db.forOrg(orgId, (tx) => this.apply(tx, [pending.unit]));
+        const [value] = await this.db.forOrg(orgId, (tx) => this.apply(tx, [pending.unit]), GROUP_TRANSACTION);
         pending.resolve(value);
       } catch (error) {
         pending.reject(error);

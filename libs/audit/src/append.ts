@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AuditLog, execute, type Transaction } from '@saas/db';
-import { entryHash, GENESIS_HASH } from './chain';
+import { selectEach, selectRows, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
+import { entryHash, GENESIS_HASH, type HashedFields } from './chain';
 
 export interface AuditEntryInput {
   orgId: string | null;
@@ -14,7 +14,39 @@ export interface AuditEntryInput {
   metadata?: Record<string, unknown>;
 }
 
+/** An entry as stored: its fields, its links and its place in the log. */
+export interface AuditEntry extends HashedFields {
+  seq: string;
+  metadata: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
 const chainLockKey = (orgId: string | null) => `audit-chain:${orgId ?? 'platform'}`;
+
+/**
+ * Takes the chain's lock, then reads its head: two statements in one round trip. The read must take its snapshot after
+ * the lock is granted, so it sees the entry of the transaction that held the lock; in READ COMMITTED each statement
+ * of a multi-statement string takes its own when it starts (audit.spec checks it), whereas one statement doing both
+ * would read from a snapshot taken before the wait.
+ */
+const lockChainThenReadHead = (orgId: string | null): SqlStatement[] => [
+  sql`SELECT pg_advisory_xact_lock(hashtextextended(${chainLockKey(orgId)}, 0))`,
+  sql`SELECT hash FROM audit_logs WHERE org_id ${orgId === null ? sql`IS NULL` : sql`= ${orgId}`} ORDER BY seq DESC LIMIT 1`,
+];
+
+type Unstored = Omit<AuditEntry, 'seq'>;
+
+/** One multi-row INSERT: the rows take their `seq` in VALUES order. */
+function insertEntries(rows: Unstored[]): SqlStatement {
+  const values = rows
+    .map((r) =>
+      sql`(${sqlList([r.id, r.org_id, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.request_id, r.ip, JSON.stringify(r.metadata), r.created_at.toISOString(), r.prev_hash, r.hash])})`,
+    )
+    .reduce((list, row) => sql`${list}, ${row}`);
+  return sql`INSERT INTO audit_logs (id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash)
+               VALUES ${values} RETURNING id, seq`;
+}
 
 /**
  * The chain heads a transaction already holds the lock for, with their latest hash. The advisory lock is held until
@@ -30,9 +62,9 @@ const heldHeads = new WeakMap<Transaction, Map<string, string>>();
  * until commit): call this as the last write of the transaction to keep that window short.
  * The transaction must see `orgId`'s rows (forOrg(orgId) or asSystem; org_id NULL needs asSystem).
  */
-export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AuditLog> {
+export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AuditEntry> {
   const [created] = await appendAuditEntries(tx, [entry]);
-  return created as AuditLog;
+  return created as AuditEntry;
 }
 
 /**
@@ -40,20 +72,19 @@ export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Prom
  * memory from the chain heads (each chain locked and read once per transaction) and the rows of one multi-row
  * INSERT take their `seq` in VALUES order, which is the order verify follows.
  */
-export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[]): Promise<AuditLog[]> {
+export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[]): Promise<AuditEntry[]> {
   if (!entries.length) return [];
   let heads = heldHeads.get(tx);
   if (!heads) heldHeads.set(tx, (heads = new Map()));
   // the new heads are kept once the rows are stored, as a single append's were
   const advanced = new Map<string, string>();
-  const rows = [];
+  const rows: Unstored[] = [];
   for (const entry of entries) {
     const key = chainLockKey(entry.orgId);
     let prevHash = advanced.get(key) ?? heads.get(key);
     if (prevHash === undefined) {
-      await execute(tx, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
-      const last = await AuditLog.findOne({ attributes: ['hash'], where: { org_id: entry.orgId }, order: [['seq', 'DESC']], transaction: tx });
-      prevHash = last?.hash ?? GENESIS_HASH;
+      const [, [head]] = await selectEach<[unknown[], { hash: string }[]]>(tx, lockChainThenReadHead(entry.orgId));
+      prevHash = head?.hash ?? GENESIS_HASH;
     }
     const fields = {
       id: randomUUID(),
@@ -72,7 +103,8 @@ export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInp
     rows.push({ ...fields, prev_hash: prevHash, hash });
     advanced.set(key, hash);
   }
-  const created = await AuditLog.bulkCreate(rows, { transaction: tx });
+  // plain rows: no model instances to build (no caller needs one)
+  const stored = new Map((await selectRows<{ id: string; seq: string }>(tx, insertEntries(rows).text, [])).map((r) => [r.id, r.seq]));
   for (const [key, hash] of advanced) heads.set(key, hash);
-  return created;
+  return rows.map((row) => ({ ...row, seq: stored.get(row.id) as string }));
 }

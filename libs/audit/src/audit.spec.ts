@@ -1,9 +1,22 @@
-import { Sequelize } from 'sequelize';
+import { QueryTypes, Sequelize } from 'sequelize';
 import { randomBytes } from 'node:crypto';
-import { AuditLog, Database, Organization } from '@saas/db';
-import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain } from './index';
+import { AuditLog, Database, Organization, selectRows, type Transaction } from '@saas/db';
+import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain, type AuditEntry } from './index';
 
-const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 6 });
+/** The statements sent, one per round trip, while `countTrips` records them. */
+let trips: string[] | null = null;
+const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 6, logging: (line) => trips?.push(line.replace(/^Executing \([^)]*\): /, '')) });
+
+async function countTrips<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+  trips = [];
+  try {
+    const result = await work();
+    return { result, statements: trips };
+  } finally {
+    trips = null;
+  }
+}
+
 // The tables' owner: the only role that can edit the append-only log, i.e. the tamperer.
 const owner = new Sequelize(process.env['DATABASE_ADMIN_URL']!, { logging: false });
 const tampered: string[] = [];
@@ -23,7 +36,7 @@ async function tamper(sql: string, id: string) {
 }
 
 async function appendMany(orgId: string, n: number) {
-  const entries: AuditLog[] = [];
+  const entries: AuditEntry[] = [];
   for (let i = 0; i < n; i += 1) {
     entries.push(
       await db.forOrg(orgId, (tx) =>
@@ -36,12 +49,25 @@ async function appendMany(orgId: string, n: number) {
 
 const verify = (orgId: string) => db.forOrg(orgId, (tx) => verifyAuditChain(tx, orgId));
 
+/** Until a session of this test waits for an advisory lock (the audit chain's). */
+async function waitForAdvisoryLockWaiter() {
+  for (let i = 0; i < 200; i += 1) {
+    const [waiting] = await db.sequelize.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+      { type: QueryTypes.SELECT },
+    );
+    if (waiting!.n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no session waited for the chain lock');
+}
+
 describe('appendAudit', () => {
   it('when one transaction appends several entries after earlier transactions did, then the chain stays valid and linked', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 2);
     const inOne = await db.forOrg(org.id, async (tx) => {
-      const written: AuditLog[] = [];
+      const written: AuditEntry[] = [];
       for (let i = 0; i < 5; i += 1) written.push(await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.grouped', metadata: { i } }));
       return written;
     });
@@ -81,6 +107,54 @@ describe('appendAudit', () => {
       Array.from({ length: 12 }, (_, i) => db.forOrg(org.id, (tx) => appendAudit(tx, { orgId: org.id, actorType: 'system', action: `test.parallel.${i}` }))),
     );
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 12 });
+  });
+
+  it('when a transaction appends while another holds the chain and commits a new head, then it waits and links to that head', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 1);
+    let release!: () => void;
+    const latch = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = db.forOrg(org.id, async (tx) => {
+      const entry = await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.holder' });
+      holding();
+      await latch;
+      return entry;
+    });
+    await held;
+    // the lock and the head read go in one round trip: the read must not see the head as it was before the lock
+    const second = db.forOrg(org.id, (tx) => appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.waiter' }));
+    await waitForAdvisoryLockWaiter();
+    release();
+    const [holder, waiter] = await Promise.all([first, second]);
+    expect(waiter.prev_hash).toBe(holder.hash);
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3 });
+  });
+
+  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the insert one', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 1);
+    const { statements } = await countTrips(() =>
+      db.forOrg(org.id, (tx) => appendAuditEntries(tx, Array.from({ length: 3 }, (_, i) => ({ orgId: org.id, actorType: 'system' as const, action: `test.trips.${i}` })))),
+    );
+    const work = statements.filter((s) => !/^(START TRANSACTION|COMMIT)|set_config/.test(s));
+    expect(work).toHaveLength(2);
+    expect(work[0]).toMatch(/pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
+    expect(work[1]).toMatch(/^INSERT INTO audit_logs/);
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 4 });
+  });
+
+  it('when values carry quotes, backslashes and nested metadata, then they are stored as given and the chain verifies', async () => {
+    const org = await createOrg(db);
+    const hostile = `x' OR '1'='1'; SELECT 'E\\' --`;
+    const [entry] = await db.forOrg(org.id, (tx) =>
+      appendAuditEntries(tx, [{ orgId: org.id, actorType: 'user', actorId: hostile, action: 'test.hostile', targetId: hostile, ip: '::1', metadata: { hostile, nested: { a: [hostile, 1, null] } } }]),
+    );
+    const stored = await db.forOrg(org.id, (tx) => AuditLog.findOne({ where: { id: entry!.id }, transaction: tx }));
+    expect(stored).toMatchObject({ seq: entry!.seq, actor_id: hostile, target_id: hostile, metadata: { hostile, nested: { a: [hostile, 1, null] } }, hash: entry!.hash });
+    expect(stored!.created_at.getTime()).toBe(entry!.created_at.getTime());
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 1 });
   });
 
   it('when the transaction that appended rolls back, then the entry is gone with the change', async () => {
@@ -137,5 +211,50 @@ describe('verifyAuditChain', () => {
     expect(all.valid).toBe(false);
     // every chain tampered with in this file is invalid; the report names one of their first broken entries
     expect(tampered).toContain(all.first_invalid_id);
+  });
+});
+
+describe('Database.forOrg with contextWithFirstStatement (the worker’s group transactions)', () => {
+  const withContextFirst = <T>(orgId: string, work: (tx: Transaction) => Promise<T>) => db.forOrg(orgId, work, { contextWithFirstStatement: true });
+  const currentOrg = (tx: Transaction, bind: unknown[] = []) =>
+    selectRows<{ org: string; scope: string }>(tx, `SELECT current_setting('app.org_id', true) AS org, current_setting('app.scope', true) AS scope${bind.length ? ' WHERE $1::int = 1' : ''}`, bind);
+
+  it('when the first statement is a simple query, then the context goes in its round trip and row-level security applies', async () => {
+    const [mine, other] = [await createOrg(db), await createOrg(db)];
+    await appendMany(other.id, 1);
+    const { result, statements } = await countTrips(() =>
+      withContextFirst(mine.id, async (tx) => ({
+        setting: await currentOrg(tx),
+        visible: await selectRows<{ org_id: string }>(tx, 'SELECT DISTINCT org_id FROM audit_logs', []),
+      })),
+    );
+    expect(result.setting).toEqual([{ org: mine.id, scope: '' }]);
+    expect(result.visible).toEqual([]);
+    expect(statements).toHaveLength(4);
+    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id TO '[0-9a-f-]+'; SET LOCAL app\.scope TO ''; SELECT current_setting/);
+  });
+
+  it('when the first statement is a model query or has bind parameters, then the context is sent just before it', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 1);
+    expect(await withContextFirst(org.id, (transaction) => AuditLog.count({ transaction }))).toBe(1);
+    expect(await withContextFirst(org.id, (tx) => currentOrg(tx, [1]))).toEqual([{ org: org.id, scope: '' }]);
+    const { result, statements } = await countTrips(() => withContextFirst(org.id, (transaction) => Organization.findAll({ transaction })));
+    expect(result.map((o) => o.id)).toEqual([org.id]);
+    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id/);
+  });
+
+  it('when the work runs no statement, then the transaction commits or rolls back without sending the context', async () => {
+    const org = await createOrg(db);
+    const { result, statements } = await countTrips(() => withContextFirst(org.id, async () => 'nothing to do'));
+    expect(result).toBe('nothing to do');
+    expect(statements).toEqual(['START TRANSACTION;', 'COMMIT;']);
+    await expect(
+      withContextFirst(org.id, async () => {
+        throw new Error('failed before any statement');
+      }),
+    ).rejects.toThrow('failed before any statement');
+    // the pool's connections are sound afterwards
+    expect(await withContextFirst(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });
 });

@@ -4,6 +4,7 @@ import { DatabaseError, type Transaction } from 'sequelize';
 import { isUuid } from './errors';
 import { ALL_MODELS } from './models';
 import { sql, type SqlStatement } from './one-trip';
+import { runBeforeNextStatement, takePendingStatement } from './raw-sql';
 
 export type { Transaction };
 
@@ -13,6 +14,16 @@ export interface DatabaseOptions {
   url: string;
   poolMax?: number;
   logging?: (sql: string) => void;
+}
+
+export interface ForOrgOptions {
+  /**
+   * Send the organization context with the transaction's first statement instead of in a round trip of its own:
+   * it goes in the same string as that statement when it is sent through `selectRows`/`execute`/`selectEach`
+   * without bind parameters, and just before it otherwise (a model query, bind parameters). Either way no statement
+   * of the transaction runs without it. For hot transactions (the worker's group commit).
+   */
+  contextWithFirstStatement?: boolean;
 }
 
 /**
@@ -31,15 +42,27 @@ export class Database {
       models: ALL_MODELS,
       define: { underscored: true },
     });
+    // What a transaction has to run first and its statement did not carry runs just before that statement; not before
+    // the COMMIT or ROLLBACK (Sequelize's `completesTransaction`) of a transaction that ran no statement: none needs it.
+    this.sequelize.addHook('beforeQuery', async (options) => {
+      const { transaction } = options;
+      const first = transaction && takePendingStatement(transaction);
+      if (first && !(options as { completesTransaction?: boolean }).completesTransaction) await this.sequelize.query(first.text, { transaction });
+    });
   }
 
   /** Runs `work` in a transaction that sees only `orgId`'s rows. */
-  async forOrg<T>(orgId: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  async forOrg<T>(orgId: string, work: (tx: Transaction) => Promise<T>, options: ForOrgOptions = {}): Promise<T> {
     return this.sequelize.transaction(async (tx) => {
-      await this.sequelize.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", {
-        bind: [orgId],
-        transaction: tx,
-      });
+      if (options.contextWithFirstStatement) {
+        // SET LOCAL is set_config(…, true), without a row to return
+        runBeforeNextStatement(tx, sql`SET LOCAL app.org_id TO ${orgId}; SET LOCAL app.scope TO ''`);
+      } else {
+        await this.sequelize.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", {
+          bind: [orgId],
+          transaction: tx,
+        });
+      }
       return work(tx);
     });
   }
