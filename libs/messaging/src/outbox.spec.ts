@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
 import { Database, Organization } from '@saas/db';
-import { eventStatusSql, markPublished, OUTBOX_INSERT, returnToOutbox } from './outbox';
+import { eventStatusSql, markPublished, OUTBOX_INSERT, PublishedMarker, returnToOutbox } from './outbox';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
 afterAll(() => db.close());
@@ -101,5 +101,23 @@ describe('the outbox', () => {
       db.sequelize.query<{ event_id: string }>('SELECT event_id FROM webhook_outbox', { type: QueryTypes.SELECT, transaction }),
     );
     expect(visible.map((r) => r.event_id)).toEqual([myEvent]);
+  });
+
+  it('when confirms arrive within the marker\'s window, then one DELETE takes all their events out of the outbox', async () => {
+    const org = await createOrg();
+    const ids = await storedEvents(org.id, 3);
+    const deletes = jest.spyOn(db, 'writeAsSystem');
+    try {
+      const marker = new PublishedMarker(db, 50);
+      const first = marker.mark([ids[0]!]);
+      const second = marker.mark([ids[1]!]);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await Promise.all([first, second, marker.mark([ids[2]!])]);
+      expect(deletes).toHaveBeenCalledTimes(1);
+    } finally {
+      deletes.mockRestore();
+    }
+    const state = await outboxState(ids);
+    expect([...state.values()].map((s) => [s.enqueued_at, s.shown])).toEqual(Array(3).fill([null, 'queued']));
   });
 });

@@ -40,6 +40,8 @@ export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>)
       // connections stay free for organization lookups, published marks, the relay and the integration reads.
       maxInFlight: Math.max(1, Math.min(8, config.DATABASE_POOL_MAX - 2)),
       publishTimeoutMs,
+      // A twentieth of the relay's minimum age, at most 100 ms: the relay never sees a row waiting for its mark.
+      markWindowMs: Math.min(100, Math.floor(config.OUTBOX_RELAY_MIN_AGE_MS / 20)),
     }),
     relay: new OutboxRelay({
       db,

@@ -39,6 +39,8 @@ export interface IngestPipelineOptions {
   maxInFlight: number;
   /** How long a direct publish waits for its confirm before the outbox relay takes over. */
   publishTimeoutMs: number;
+  /** How long a confirmed event waits for others before their outbox rows are deleted together (PublishedMarker). */
+  markWindowMs: number;
 }
 
 const RETRY_AFTER_SECONDS = 5;
@@ -88,7 +90,7 @@ export class IngestPipeline {
   private readonly marker: PublishedMarker;
 
   constructor(private readonly options: IngestPipelineOptions) {
-    this.marker = new PublishedMarker(options.db);
+    this.marker = new PublishedMarker(options.db, options.markWindowMs);
   }
 
   submit(items: IngestItem[]): Promise<IngestResult[]> {
