@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import amqp from 'amqplib';
 import Redis from 'ioredis';
 // Global setup runs outside Jest's module mapping, so it reaches the db lib by path.
 // eslint-disable-next-line @nx/enforce-module-boundaries
@@ -95,5 +96,21 @@ export async function teardownTestRun(): Promise<void> {
 
   const prefix = process.env['RABBITMQ_NAME_PREFIX'] ?? 'test.';
   for (const queue of rabbitNames('queues', prefix)) execFileSync('rabbitmqctl', ['-q', 'delete_queue', queue], { stdio: 'ignore' });
-  // Exchanges have no rabbitmqctl delete; they are left for the broker (cheap, no messages held).
+  await deleteExchanges(rabbitNames('exchanges', prefix));
+}
+
+/** rabbitmqctl cannot delete an exchange: over AMQP. A broker that is down must not fail the run's teardown. */
+async function deleteExchanges(names: string[]): Promise<void> {
+  if (!names.length) return;
+  try {
+    const connection = await amqp.connect(process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672');
+    try {
+      const channel = await connection.createChannel();
+      for (const name of names) await channel.deleteExchange(name);
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    // left for the broker: exchanges hold no messages
+  }
 }
