@@ -81,6 +81,7 @@ async function runPaced(options: LoadOptions & { rate: number }): Promise<LoadRe
     const send = (intendedStart: number) => {
       const spec = factory?.setupRequest ? (factory.setupRequest({ ...base, headers: { ...base.headers } }, {}) ?? base) : base;
       const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
+      let answered = false;
       const req = request(
         {
           agent,
@@ -92,11 +93,17 @@ async function runPaced(options: LoadOptions & { rate: number }): Promise<LoadRe
           timeout: timeoutMs,
         },
         (res) => {
+          answered = true;
           res.resume();
-          res.once('end', () => {
-            latencies.push(performance.now() - intendedStart);
-            const code = String(res.statusCode);
-            statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+          // 'close' comes whether the body arrived whole or the connection broke off midway ('end' only for the first)
+          res.once('close', () => {
+            if (res.complete) {
+              latencies.push(performance.now() - intendedStart);
+              const code = String(res.statusCode);
+              statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+            } else {
+              errors += 1;
+            }
             done();
           });
         },
@@ -105,7 +112,9 @@ async function runPaced(options: LoadOptions & { rate: number }): Promise<LoadRe
         timeouts += 1;
         req.destroy(new Error('timeout'));
       });
+      // after a response, its 'close' settles the request
       req.once('error', () => {
+        if (answered) return;
         errors += 1;
         done();
       });
@@ -129,7 +138,7 @@ async function runPaced(options: LoadOptions & { rate: number }): Promise<LoadRe
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
     meanLatency: latencies.reduce((a, b) => a + b, 0) / Math.max(1, answered),
-    maxLatency: Math.max(0, ...latencies),
+    maxLatency: latencies.reduce((max, l) => Math.max(max, l), 0),
     total: answered,
     non2xx,
     errors,
