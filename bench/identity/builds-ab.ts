@@ -9,12 +9,8 @@
 // BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
 // BENCH_DURATION (seconds per scenario, 6), BENCH_CONNECTIONS (16), BENCH_RATE (requests/s, evenly paced, open loop;
 // default: as fast as they go), plus bench/lib's variables.
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Database } from '@saas/db';
-import { cpuMsOf, createBenchWorld, freePort, median, NODE_FLAGS, runLoad, waitReady, WORKSPACE } from '../lib';
+import { buildsToCompare, cpuMsOf, createBenchWorld, median, runLoad, startService, type ServiceProcess } from '../lib';
 import { loginToken, seedAccounts } from './fixture';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
@@ -23,47 +19,7 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
 // A fixed request rate below every build's capacity: CPU per request also depends on how many requests share an
 // event-loop turn, which a closed loop lets vary with each build's speed and with the machine's other load.
 const RATE = process.env['BENCH_RATE'] ? Number(process.env['BENCH_RATE']) : undefined;
-const BUILDS = (process.env['BENCH_BUILDS'] ?? 'dist=dist/apps').split(',').map((entry) => {
-  const [label, folder] = entry.split('=');
-  if (!label || !folder) throw new Error(`BENCH_BUILDS entry "${entry}" is not label=folder`);
-  return { label, folder: path.resolve(WORKSPACE, folder) };
-});
-
-/** This run's log file of one process, in the folder bench/lib's own processes log to. */
-function logFile(env: Record<string, string>, name: string): string {
-  const dir = path.join(os.tmpdir(), `saas-bench-${env['TEST_RUN_ID'] ?? 'run'}`);
-  mkdirSync(dir, { recursive: true });
-  return path.join(dir, `${name}.log`);
-}
-
-interface Started {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** One app of one build as its own process with the services' Node.js flags, once /readyz answers (a build copied out of
- * the workspace still finds its packages through NODE_PATH). */
-async function startApp(main: string, logName: string, env: Record<string, string>, portVariable: string): Promise<Started> {
-  const port = await freePort();
-  const fd = openSync(logFile(env, logName), 'a');
-  const child = spawn(process.execPath, [...NODE_FLAGS, main], { cwd: WORKSPACE, env: { ...env, [portVariable]: String(port), NODE_PATH: path.join(WORKSPACE, 'node_modules') }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await waitReady(url, 60000, () => child.exitCode === null);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, pid: child.pid!, stop };
-}
+const BUILDS = buildsToCompare();
 
 async function main(): Promise<void> {
   const world = await createBenchWorld();
@@ -72,12 +28,12 @@ async function main(): Promise<void> {
   const stopping: (() => Promise<void>)[] = [];
   try {
     const [email] = await seedAccounts(db, 1, 4);
-    const stacks: { label: string; identity: Started; gateway: Started }[] = [];
+    const stacks: { label: string; identity: ServiceProcess; gateway: ServiceProcess }[] = [];
     for (const { label, folder } of BUILDS) {
-      const identity = await startApp(path.join(folder, 'identity-service/main.js'), `identity-service-${label}`, env, 'IDENTITY_SERVICE_PORT');
+      const identity = await startService('identity-service', { env, build: folder, instance: label });
       stopping.push(() => identity.stop());
       const upstream = { IDENTITY_SERVICE_URL: identity.url, WEBHOOK_GATEWAY_URL: identity.url, INTEGRATION_WORKER_URL: identity.url };
-      const gateway = await startApp(path.join(folder, 'api-gateway/main.js'), `api-gateway-${label}`, { ...env, ...upstream }, 'API_GATEWAY_PORT');
+      const gateway = await startService('api-gateway', { env: { ...env, ...upstream }, build: folder, instance: label });
       stopping.push(() => gateway.stop());
       stacks.push({ label, identity, gateway });
     }

@@ -40,6 +40,15 @@ export const NODE_FLAGS = readFileSync(path.join(WORKSPACE, 'deploy/node-flags')
   .filter((line) => line.trim() && !line.startsWith('#'))
   .map((line) => line.trim());
 
+/** BENCH_BUILDS for the paired A/B benches: `label=folder` entries, comma-separated (default: dist/apps alone). */
+export function buildsToCompare(): { label: string; folder: string }[] {
+  return (process.env['BENCH_BUILDS'] ?? 'dist=dist/apps').split(',').map((entry) => {
+    const [label, folder] = entry.split('=');
+    if (!label || !folder) throw new Error(`BENCH_BUILDS entry "${entry}" is not label=folder`);
+    return { label, folder };
+  });
+}
+
 export interface MemoryReading {
   /** The highest resident set size so far (VmHWM). */
   peak_mb: number;
@@ -92,6 +101,11 @@ export interface StartOptions {
   instance?: string;
   readyTimeoutMs?: number;
   nodeArgs?: string[];
+  /**
+   * A folder holding `<app>/main.js` to run instead of dist/apps, e.g. a copy of dist/apps taken before a change, for
+   * paired A/B runs of two builds (it finds its packages through NODE_PATH, and is not built).
+   */
+  build?: string;
 }
 
 /** The bench run's log file for one process (the folder is created on first use). */
@@ -125,18 +139,16 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
   const port = options.port ?? (await freePort());
   const origin = options.origin ?? (process.env['BENCH_FROM_SOURCE'] ? 'source' : 'dist');
   const entry =
-    origin === 'dist'
-      ? [path.join(WORKSPACE, 'dist/apps', name, 'main.js')]
+    origin === 'dist' || options.build
+      ? [path.join(options.build ? path.resolve(WORKSPACE, options.build) : path.join(WORKSPACE, 'dist/apps'), name, 'main.js')]
       : ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(WORKSPACE, 'apps', name, 'src/main.ts')];
-  if (origin === 'dist') {
-    ensureBuilt();
-    if (!existsSync(entry[0]!)) throw new Error(`${entry[0]} is missing: build the apps first`);
-  }
+  if (origin === 'dist' && !options.build) ensureBuilt();
+  if (entry.length === 1 && !existsSync(entry[0]!)) throw new Error(`${entry[0]} is missing: build the apps first`);
   const logFile = benchLogFile(options.env, `${name}${options.instance ? `-${options.instance}` : ''}`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), ...entry], {
     cwd: WORKSPACE,
-    env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
+    env: { ...options.env, [PORT_VARIABLE[name]]: String(port), ...(options.build ? { NODE_PATH: path.join(WORKSPACE, 'node_modules') } : {}) },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

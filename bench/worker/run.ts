@@ -11,10 +11,10 @@
 // BENCH_WORKER_PREFETCH (WORKER_PREFETCH for the worker, default the service default), BENCH_WORKER_CPU_PROF (a
 // directory: each worker process, the one of phases 1–2 and the draining one, writes a --cpu-prof profile there),
 // plus bench/lib's variables.
-import { QueryTypes } from 'sequelize';
 import { Database, Organization } from '@saas/db';
-import { BenchReport, createBenchWorld, percentile, runLoad, startService, webhookSecret, type ServiceProcess } from '../lib';
+import { BenchReport, createBenchWorld, runLoad, startService, webhookSecret, type ServiceProcess } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
+import { EventClock } from './event-clock';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -37,16 +37,7 @@ async function main(): Promise<void> {
   const report = new BenchReport('worker', { duration_s: DURATION, connections: CONNECTIONS, backlog: BACKLOG, worker_prefetch: env['WORKER_PREFETCH'] ?? 'default' });
   try {
     const org = await db.asSystem('bench fixture', (transaction) => Organization.create({ name: 'Worker Bench Org', slug: `wbench-${world.runId}` }, { transaction }));
-    const sql = <T extends object>(query: string, bind: unknown[] = []) =>
-      db.asSystem('bench measurement', (transaction) => db.sequelize.query<T>(query, { bind, type: QueryTypes.SELECT, transaction }));
-    const unfinished = async () => (await sql<{ n: number }>("SELECT count(*)::int AS n FROM webhook_events WHERE status NOT IN ('processed', 'skipped', 'failed')"))[0]!.n;
-    const settle = async (timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      while ((await unfinished()) > 0) {
-        if (Date.now() > deadline) throw new Error(`events still unfinished after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const clock = new EventClock(db);
     const args = (endpoint: WebhookLoadArgs['endpoint'], batch?: number): WebhookLoadArgs => ({ endpoint, secret: webhookSecret(env, endpoint), orgSlug: org.slug, batch });
 
     const webhooks = await startService('webhook-gateway', { env });
@@ -58,29 +49,23 @@ async function main(): Promise<void> {
     const max = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, requests: { module: REQUESTS, args: args('user-service') } });
     report.addLoad('max ingest (single user.created, worker consuming)', [max]);
     log(`max ingest ${max.rps.toFixed(0)} events/s, p99 ${max.p99} ms, non-2xx ${max.non2xx}`);
-    await settle(180000);
+    await clock.settle(180000);
 
     // 2. receipt → processed latency at half the maximum rate
     const rate = Math.max(1, Math.floor(max.rps / 2));
-    const since = (await sql<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const since = await clock.now();
     const fixed = await runLoad({ url: webhooks.url, duration: DURATION, connections: CONNECTIONS, rate, requests: { module: REQUESTS, args: args('user-service') } });
     report.addLoad(`fixed rate ${rate}/s (half of max, evenly paced)`, [fixed]);
-    await settle(120000);
-    const timings = await sql<{ total: number }>(
-      `SELECT extract(epoch FROM processed_at - received_at) * 1000 AS total FROM webhook_events WHERE received_at >= $1 AND status = 'processed'`,
-      [since],
-    );
-    const latencies = timings.map((r) => Number(r.total));
-    const p50 = percentile(latencies, 50);
-    const p99 = percentile(latencies, 99);
-    report.addValue({ name: `receipt → processed p50 at ${rate}/s`, value: p50, unit: 'ms', note: `${latencies.length} events` });
+    await clock.settle(120000);
+    const { count, p50, p99 } = await clock.receiptToProcessed(since);
+    report.addValue({ name: `receipt → processed p50 at ${rate}/s`, value: p50, unit: 'ms', note: `${count} events` });
     report.addValue({ name: `receipt → processed p99 at ${rate}/s`, value: p99, unit: 'ms', goal: '<= 100', met: p99 <= 100 });
-    log(`latency at ${rate}/s over ${latencies.length} events: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    log(`latency at ${rate}/s over ${count} events: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
 
     // 3. drain of a backlog ingested while the worker is stopped
     await worker.stop();
     running.splice(running.indexOf(worker), 1);
-    const backlogSince = (await sql<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+    const backlogSince = await clock.now();
     const perEndpoint = Math.ceil(BACKLOG / 2 / BATCH);
     const ingestStarted = Date.now();
     const ingest = await Promise.all(
@@ -89,21 +74,18 @@ async function main(): Promise<void> {
       ),
     );
     const ingestSeconds = (Date.now() - ingestStarted) / 1000;
-    const backlog = (await sql<{ n: number }>('SELECT count(*)::int AS n FROM webhook_events WHERE received_at >= $1', [backlogSince]))[0]!.n;
+    const backlog = await clock.receivedSince(backlogSince);
     const ingestRate = backlog / ingestSeconds;
     log(`backlog of ${backlog} events ingested in ${ingestSeconds.toFixed(1)} s (${ingestRate.toFixed(0)} events/s, non-2xx ${ingest.reduce((n, r) => n + r.non2xx, 0)})`);
 
     const workerStarted = Date.now();
     worker = await startService('integration-worker', { env, nodeArgs: WORKER_NODE_ARGS });
     running.push(worker);
-    await settle(600000);
-    const [drain] = await sql<{ first: Date; last: Date; processed: number }>(
-      "SELECT min(processed_at) AS first, max(processed_at) AS last, count(*)::int AS processed FROM webhook_events WHERE received_at >= $1 AND status = 'processed'",
-      [backlogSince],
-    );
-    const drainSeconds = (new Date(drain!.last).getTime() - new Date(drain!.first).getTime()) / 1000;
-    const drainRate = drain!.processed / drainSeconds;
-    const withStartSeconds = (new Date(drain!.last).getTime() - workerStarted) / 1000;
+    await clock.settle(600000);
+    const drain = await clock.processedSince(backlogSince);
+    const drainSeconds = (new Date(drain.last).getTime() - new Date(drain.first).getTime()) / 1000;
+    const drainRate = drain.processed / drainSeconds;
+    const withStartSeconds = (new Date(drain.last).getTime() - workerStarted) / 1000;
     report.addValue({ name: 'backlog ingest rate (batches of 500)', value: ingestRate, unit: 'events/s', note: `${backlog} events in ${ingestSeconds.toFixed(1)} s` });
     report.addValue({
       name: 'backlog drain rate',
@@ -111,9 +93,9 @@ async function main(): Promise<void> {
       unit: 'events/s',
       goal: `>= ${Math.round(max.rps)} (max single-event ingest)`,
       met: drainRate >= max.rps,
-      note: `${drain!.processed} processed in ${drainSeconds.toFixed(1)} s (${withStartSeconds.toFixed(1)} s including worker start)`,
+      note: `${drain.processed} processed in ${drainSeconds.toFixed(1)} s (${withStartSeconds.toFixed(1)} s including worker start)`,
     });
-    log(`drain: ${drain!.processed} events in ${drainSeconds.toFixed(1)} s = ${drainRate.toFixed(0)} events/s`);
+    log(`drain: ${drain.processed} events in ${drainSeconds.toFixed(1)} s = ${drainRate.toFixed(0)} events/s`);
     report.setMemory(Object.fromEntries(running.map((s) => [s.name, s.pid])));
     const files = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${files.markdown}\n`);

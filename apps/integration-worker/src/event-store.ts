@@ -1,4 +1,4 @@
-import { execute, selectRows, sql, sqlList, type AttemptRecord, type Database, type Transaction, type WebhookEvent } from '@saas/db';
+import { selectRows, sql, sqlList, type AttemptRecord, type Database, type SqlStatement, type Transaction, type WebhookEvent } from '@saas/db';
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
 export type EventRow = Pick<
@@ -36,16 +36,11 @@ export async function lockEvents(tx: Transaction, ids: string[]): Promise<Map<st
 
 const byId = (rows: EventRow[]) => new Map(rows.map((row) => [row.id, row]));
 
-/** Stores the outcomes of many attempts with one UPDATE. */
-export async function updateEvents(tx: Transaction, changes: EventChange[]): Promise<void> {
-  if (!changes.length) return;
-  await execute(
-    tx,
-    `UPDATE webhook_events AS e
+/** The UPDATE that stores the outcomes of many attempts (values as literals: it can share a round trip, see appendAuditEntries). */
+export function eventsUpdate(changes: EventChange[]): SqlStatement {
+  return sql`UPDATE webhook_events AS e
         SET status = c.status, attempts = c.attempts, history = c.history,
             last_error = COALESCE(c.last_error, e.last_error), processed_at = COALESCE(c.processed_at, e.processed_at), updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS c(id uuid, status text, attempts int, history jsonb, last_error text, processed_at timestamptz)
-      WHERE e.id = c.id`,
-    [JSON.stringify(changes)],
-  );
+       FROM jsonb_to_recordset(${JSON.stringify(changes)}::jsonb) AS c(id uuid, status text, attempts int, history jsonb, last_error text, processed_at timestamptz)
+      WHERE e.id = c.id`;
 }

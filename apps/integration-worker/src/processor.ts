@@ -1,7 +1,7 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { appendAudit, appendAuditEntries, type AuditEntryInput } from '@saas/audit';
+import { appendAuditEntries, type AuditEntryInput } from '@saas/audit';
 import { isUuid, type AttemptRecord, type Database, type Transaction, type WebhookEventStatus } from '@saas/db';
 import {
   decideFailure,
@@ -18,7 +18,7 @@ import {
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
 import type { EventLoader } from './event-loader';
-import { lockEvents, updateEvents, type EventChange, type EventRow } from './event-store';
+import { eventsUpdate, lockEvents, type EventChange, type EventRow } from './event-store';
 import { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
@@ -215,8 +215,8 @@ export class EventProcessor {
         }
       }
     }
-    await updateEvents(tx, changes);
-    await appendAuditEntries(tx, audits);
+    // the statuses go in the round trip of the audit chain's lock
+    await appendAuditEntries(tx, audits, changes.length ? { withWrite: eventsUpdate(changes) } : {});
     return results;
   }
 
@@ -249,19 +249,23 @@ export class EventProcessor {
       await this.deps.db.forOrg(body.org_id, async (tx) => {
         const event = (await lockEvents(tx, [body.webhook_event_id])).get(body.webhook_event_id);
         if (!event || FINISHED.includes(event.status)) return;
-        await updateEvents(tx, [{ ...attemptChange(event, status, new Date(), { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }), last_error: reason }]);
-        if (status === 'failed') {
-          await appendAudit(tx, {
-            orgId: event.org_id,
-            actorType: 'system',
-            actorId: 'integration-worker',
-            action: 'integration.event.dead_lettered',
-            targetType: 'webhook_event',
-            targetId: event.id,
-            requestId: delivery.requestId,
-            metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts + 1, reason },
-          });
-        }
+        const change = { ...attemptChange(event, status, new Date(), { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }), last_error: reason };
+        const deadLettered: AuditEntryInput[] =
+          status === 'failed'
+            ? [
+                {
+                  orgId: event.org_id,
+                  actorType: 'system',
+                  actorId: 'integration-worker',
+                  action: 'integration.event.dead_lettered',
+                  targetType: 'webhook_event',
+                  targetId: event.id,
+                  requestId: delivery.requestId,
+                  metadata: { event_id: event.event_id, event_type: event.event_type, service: event.service, attempts: event.attempts + 1, reason },
+                },
+              ]
+            : [];
+        await appendAuditEntries(tx, deadLettered, { withWrite: eventsUpdate([change]) });
       });
     } catch (err) {
       delivery.log.error({ err: errorMessage(err) }, 'could not record the failed attempt');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { selectEach, selectRows, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
+import { execute, runBeforeNextStatement, selectEach, selectRows, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
 import { entryHash, GENESIS_HASH, type HashedFields } from './chain';
 
 export interface AuditEntryInput {
@@ -67,13 +67,28 @@ export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Prom
   return created as AuditEntry;
 }
 
+export interface AppendOptions {
+  /**
+   * A write of the caller's (returning no rows) sent in the same round trip as the append's first statement (the
+   * chain's lock), just before it: the caller's last change and its audit entries cost one round trip less. Sent on
+   * its own when there are no entries.
+   */
+  withWrite?: SqlStatement;
+}
+
 /**
  * Appends entries in the given order, as appendAudit would one by one, with one INSERT: their links are computed in
  * memory from the chain heads (each chain locked and read once per transaction) and the rows of one multi-row
  * INSERT take their `seq` in VALUES order, which is the order verify follows.
  */
-export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[]): Promise<AuditEntry[]> {
-  if (!entries.length) return [];
+export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[], options: AppendOptions = {}): Promise<AuditEntry[]> {
+  const { withWrite } = options;
+  if (!entries.length) {
+    if (withWrite) await execute(tx, withWrite.text, []);
+    return [];
+  }
+  // both statements below go as simple queries (no bind parameters), which carry it
+  if (withWrite) runBeforeNextStatement(tx, withWrite);
   let heads = heldHeads.get(tx);
   if (!heads) heldHeads.set(tx, (heads = new Map()));
   // the new heads are kept once the rows are stored, as a single append's were

@@ -1,6 +1,6 @@
 import { QueryTypes, Sequelize } from 'sequelize';
 import { randomBytes } from 'node:crypto';
-import { AuditLog, Database, Organization, selectRows, type Transaction } from '@saas/db';
+import { AuditLog, Database, Organization, selectRows, sql, type Transaction } from '@saas/db';
 import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain, type AuditEntry } from './index';
 
 /** The statements sent, one per round trip, while `countTrips` records them. */
@@ -143,6 +143,37 @@ describe('appendAudit', () => {
     expect(work[0]).toMatch(/pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
     expect(work[1]).toMatch(/^INSERT INTO audit_logs/);
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 4 });
+  });
+
+  it('when a caller’s write goes with the append, then it shares the chain lock’s round trip (or goes alone without entries) and is applied', async () => {
+    const org = await createOrg(db);
+    const rename = (name: string) => sql`UPDATE organizations SET name = ${name} WHERE id = ${org.id}`;
+    const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
+    const { statements } = await countTrips(() =>
+      db.forOrg(org.id, (tx) => appendAuditEntries(tx, [{ orgId: org.id, actorType: 'system', action: 'test.with-write' }], { withWrite: rename('renamed with entry') }), {
+        contextWithFirstStatement: true,
+      }),
+    );
+    // START TRANSACTION, the context + the write + the lock + the head read, the INSERT, COMMIT
+    expect(statements).toHaveLength(4);
+    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
+    expect(await nameOf()).toBe('renamed with entry');
+    await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
+    expect(await nameOf()).toBe('renamed alone');
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 1 });
+  });
+
+  it('when the append fails after the caller’s write was sent with it, then both roll back', async () => {
+    const org = await createOrg(db);
+    const before = (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
+    // another organization's entry is refused by row-level security inside this organization's transaction
+    const other = await createOrg(db);
+    await expect(
+      db.forOrg(org.id, (tx) =>
+        appendAuditEntries(tx, [{ orgId: other.id, actorType: 'system', action: 'test.refused' }], { withWrite: sql`UPDATE organizations SET name = 'never' WHERE id = ${org.id}` }),
+      ),
+    ).rejects.toThrow();
+    expect((await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name).toBe(before);
   });
 
   it('when values carry quotes, backslashes and nested metadata, then they are stored as given and the chain verifies', async () => {

@@ -7,4 +7,4 @@ export { runMigrations, ensureDatabase, type MigrateOptions } from './migrate';
 export { migrations, TENANT_TABLES } from './migrations';
 export { isUniqueViolation, isUuid, uniqueConstraintName } from './errors';
 export * from './pagination';
-export { execute, selectEach, selectRows } from './raw-sql';
+export { execute, runBeforeNextStatement, selectEach, selectRows } from './raw-sql';

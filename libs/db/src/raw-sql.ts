@@ -2,7 +2,7 @@ import { QueryTypes } from 'sequelize';
 import type { Transaction } from 'sequelize';
 import type { QueryResult } from 'pg';
 import { User } from './models';
-import type { SqlStatement } from './one-trip';
+import { sql, type SqlStatement } from './one-trip';
 
 // Hot paths issue set-based statements over plain rows inside the caller's transaction (so its organization context
 // and row-level security apply): no model instances to build per row.
@@ -21,9 +21,10 @@ function sequelize() {
  */
 const pending = new WeakMap<Transaction, SqlStatement>();
 
-/** Has `statement` (returning no rows) run before the next statement of `tx`. */
+/** Has `statement` (returning no rows) run before the next statement of `tx`, after any already waiting. */
 export function runBeforeNextStatement(tx: Transaction, statement: SqlStatement): void {
-  pending.set(tx, statement);
+  const waiting = pending.get(tx);
+  pending.set(tx, waiting ? sql`${waiting}; ${statement}` : statement);
 }
 
 /** The statement `tx` still has to run first, handed over once: whoever takes it sends it. */

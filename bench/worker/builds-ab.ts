@@ -1,0 +1,83 @@
+// Paired A/B of builds for the ingest → worker path: receipt → processed latency (webhook_events.received_at →
+// processed_at) and CPU per event of webhook-gateway and integration-worker, for two (or more) builds of the apps,
+// at one evenly paced rate, in interleaved rounds (the order rotates every round) so the shared machine's drift hits
+// every build alike. Each round starts that build's webhook-gateway and integration-worker on the same database and
+// broker, sends signed single user.created events, waits for every event to be processed, and stops them.
+//
+//   cp -r dist/apps /tmp/before && <change> && npx nx run-many -t build
+//   BENCH_BUILDS=before=/tmp/before,after=dist/apps node -r ./libs/testing/src/register-ts.cjs bench/worker/builds-ab.ts
+//
+// BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
+// BENCH_DURATION (seconds of load per round, 8), BENCH_RATE (events/s, 250: about half this machine's max single-event
+// ingest), BENCH_WARMUP (seconds of load as fast as it goes before each round's measured part, 6: fresh processes run
+// cold, and at 250/s a few seconds of warm-up still left HTTP p50 twice as high),
+// BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a folder: both services write --cpu-prof profiles there; summarise them with
+// bench/identity/profile.ts), plus bench/lib's variables.
+import { Database, Organization } from '@saas/db';
+import { buildsToCompare, cpuMsOf, createBenchWorld, median, runLoad, startService, webhookSecret } from '../lib';
+import type { WebhookLoadArgs } from '../lib/webhook-requests';
+import { EventClock } from './event-clock';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
+const RATE = Number(process.env['BENCH_RATE'] ?? 250);
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 6);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const CPU_PROF = process.env['BENCH_CPU_PROF'];
+const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+const BUILDS = buildsToCompare();
+
+async function main(): Promise<void> {
+  const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });
+  const env = world.env;
+  const db = new Database({ url: env['DATABASE_URL']!, poolMax: 2 });
+  const clock = new EventClock(db);
+  try {
+    const org = await db.asSystem('bench fixture', (transaction) => Organization.create({ name: 'Worker A/B Org', slug: `wab-${world.runId}` }, { transaction }));
+    const args: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug };
+    const figures = new Map<string, number[]>();
+    const add = (key: string, value: number) => figures.set(key, [...(figures.get(key) ?? []), value]);
+    for (let run = 0; run < RUNS; run++) {
+      for (let i = 0; i < BUILDS.length; i++) {
+        const { label, folder } = BUILDS[(i + run) % BUILDS.length]!;
+        const gateway = await startService('webhook-gateway', { env, build: folder, instance: label, nodeArgs: NODE_ARGS });
+        const worker = await startService('integration-worker', { env, build: folder, instance: label, nodeArgs: NODE_ARGS }).catch(async (err) => {
+          await gateway.stop();
+          throw err;
+        });
+        const load = (duration: number, rate?: number) =>
+          runLoad({ url: gateway.url, duration, connections: CONNECTIONS, rate, requests: { module: 'bench/lib/webhook-requests.ts', args } });
+        try {
+          if (WARMUP) await load(WARMUP);
+          await clock.settle(120000);
+          const since = await clock.now();
+          const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
+          const measured = await load(DURATION, RATE);
+          await clock.settle(120000);
+          if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
+          const latency = await clock.receiptToProcessed(since);
+          add(`${label} receipt → processed p50 ms`, latency.p50);
+          add(`${label} receipt → processed p90 ms`, latency.p90);
+          add(`${label} receipt → processed p99 ms`, latency.p99);
+          add(`${label} HTTP p50 ms`, measured.p50);
+          add(`${label} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
+          add(`${label} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
+          process.stderr.write(`  [worker-ab] round ${run + 1} ${label}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
+        } finally {
+          await worker.stop();
+          await gateway.stop();
+        }
+      }
+    }
+    process.stdout.write(`rate ${RATE}/s, ${DURATION} s per round, ${RUNS} rounds\n`);
+    for (const [key, values] of figures) process.stdout.write(`${key} median ${median(values).toFixed(2)} [${values.map((v) => v.toFixed(2)).join(' ')}]\n`);
+  } finally {
+    await db.close();
+    await world.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/worker/builds-ab failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
