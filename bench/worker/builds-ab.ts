@@ -8,8 +8,8 @@
 //   BENCH_BUILDS=before=/tmp/before,after=dist/apps node -r ./libs/testing/src/register-ts.cjs bench/worker/builds-ab.ts
 //
 // BENCH_BUILDS (label=folder holding <app>/main.js, comma-separated; default: dist/apps alone), BENCH_RUNS (rounds, 5),
-// BENCH_DURATION (seconds of load per round, 8), BENCH_RATE (events/s, 250: about half this machine's max single-event
-// ingest), BENCH_WARMUP (seconds of load as fast as it goes before each round's measured part, 6: fresh processes run
+// BENCH_DURATION (seconds of load per rate and round, 8), BENCH_RATE (events/s, 250: about half this machine's max
+// single-event ingest; a comma-separated list measures each rate in turn, e.g. 100,150,200,250,300), BENCH_WARMUP (seconds of load as fast as it goes before each round's measured part, 6: fresh processes run
 // cold, and at 250/s a few seconds of warm-up still left HTTP p50 twice as high),
 // BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a folder: both services write --cpu-prof profiles there; summarise them with
 // bench/identity/profile.ts), plus bench/lib's variables.
@@ -20,7 +20,7 @@ import { EventClock } from './event-clock';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
-const RATE = Number(process.env['BENCH_RATE'] ?? 250);
+const RATES = (process.env['BENCH_RATE'] ?? '250').split(',').map(Number);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 6);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
@@ -49,27 +49,31 @@ async function main(): Promise<void> {
           runLoad({ url: gateway.url, duration, connections: CONNECTIONS, rate, requests: { module: 'bench/lib/webhook-requests.ts', args } });
         try {
           if (WARMUP) await load(WARMUP);
-          await clock.settle(120000);
-          const since = await clock.now();
-          const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
-          const measured = await load(DURATION, RATE);
-          await clock.settle(120000);
-          if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
-          const latency = await clock.receiptToProcessed(since);
-          add(`${label} receipt → processed p50 ms`, latency.p50);
-          add(`${label} receipt → processed p90 ms`, latency.p90);
-          add(`${label} receipt → processed p99 ms`, latency.p99);
-          add(`${label} HTTP p50 ms`, measured.p50);
-          add(`${label} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
-          add(`${label} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
-          process.stderr.write(`  [worker-ab] round ${run + 1} ${label}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
+          for (const rate of RATES) {
+            await clock.settle(120000);
+            const since = await clock.now();
+            const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
+            const measured = await load(DURATION, rate);
+            await clock.settle(120000);
+            if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
+            const latency = await clock.receiptToProcessed(since);
+            const key = `${label} @${rate}/s`;
+            add(`${key} receipt → processed p50 ms`, latency.p50);
+            add(`${key} receipt → processed p90 ms`, latency.p90);
+            add(`${key} receipt → processed p99 ms`, latency.p99);
+            add(`${key} HTTP p50 ms`, measured.p50);
+            add(`${key} HTTP p99 ms`, measured.p99);
+            add(`${key} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
+            add(`${key} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
+            process.stderr.write(`  [worker-ab] round ${run + 1} ${key}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
+          }
         } finally {
           await worker.stop();
           await gateway.stop();
         }
       }
     }
-    process.stdout.write(`rate ${RATE}/s, ${DURATION} s per round, ${RUNS} rounds\n`);
+    process.stdout.write(`${DURATION} s per rate and round, ${RUNS} rounds\n`);
     for (const [key, values] of figures) process.stdout.write(`${key} median ${median(values).toFixed(2)} [${values.map((v) => v.toFixed(2)).join(' ')}]\n`);
   } finally {
     await db.close();
