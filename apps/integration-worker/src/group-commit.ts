@@ -3,7 +3,7 @@ import type { Database, ForOrgOptions, Transaction } from '@saas/db';
 /** Applies a group of units in one transaction; returns one result per unit, in order. */
 export type GroupApplier<Unit, Result> = (tx: Transaction, units: Unit[]) => Promise<Result[]>;
 
-/** The organization context goes with the group's first statement: a round trip less per group. */
+/** START TRANSACTION and the organization context go with the group's first statement: two round trips less per group. */
 const GROUP_TRANSACTION: ForOrgOptions = { contextWithFirstStatement: true };
 
 interface Pending<Unit> {

@@ -154,9 +154,9 @@ describe('appendAudit', () => {
         contextWithFirstStatement: true,
       }),
     );
-    // START TRANSACTION, the context + the write + the lock + the head read, the INSERT, COMMIT
-    expect(statements).toHaveLength(4);
-    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
+    // START TRANSACTION + the context + the write + the lock + the head read, the INSERT, COMMIT
+    expect(statements).toHaveLength(3);
+    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
     expect(await nameOf()).toBe('renamed with entry');
     await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
     expect(await nameOf()).toBe('renamed alone');
@@ -250,7 +250,7 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
   const currentOrg = (tx: Transaction, bind: unknown[] = []) =>
     selectRows<{ org: string; scope: string }>(tx, `SELECT current_setting('app.org_id', true) AS org, current_setting('app.scope', true) AS scope${bind.length ? ' WHERE $1::int = 1' : ''}`, bind);
 
-  it('when the first statement is a simple query, then the context goes in its round trip and row-level security applies', async () => {
+  it('when the first statement is a simple query, then START TRANSACTION and the context go in its round trip and row-level security applies', async () => {
     const [mine, other] = [await createOrg(db), await createOrg(db)];
     await appendMany(other.id, 1);
     const { result, statements } = await countTrips(() =>
@@ -261,25 +261,43 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
     );
     expect(result.setting).toEqual([{ org: mine.id, scope: '' }]);
     expect(result.visible).toEqual([]);
-    expect(statements).toHaveLength(4);
-    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id TO '[0-9a-f-]+'; SET LOCAL app\.scope TO ''; SELECT current_setting/);
+    expect(statements).toHaveLength(3);
+    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id TO '[0-9a-f-]+'; SET LOCAL app\.scope TO ''; SELECT current_setting/);
   });
 
-  it('when the first statement is a model query or has bind parameters, then the context is sent just before it', async () => {
+  it('when the first statement is a model query or has bind parameters, then START TRANSACTION and the context are sent just before it', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 1);
     expect(await withContextFirst(org.id, (transaction) => AuditLog.count({ transaction }))).toBe(1);
     expect(await withContextFirst(org.id, (tx) => currentOrg(tx, [1]))).toEqual([{ org: org.id, scope: '' }]);
     const { result, statements } = await countTrips(() => withContextFirst(org.id, (transaction) => Organization.findAll({ transaction })));
     expect(result.map((o) => o.id)).toEqual([org.id]);
-    expect(statements[1]).toMatch(/^SET LOCAL app\.org_id/);
+    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id/);
   });
 
-  it('when the work runs no statement, then the transaction commits or rolls back without sending the context', async () => {
+  it('when the work fails after its writes, then they roll back: every statement ran inside the transaction', async () => {
+    const org = await createOrg(db);
+    const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
+    const before = await nameOf();
+    await expect(
+      withContextFirst(org.id, async (tx) => {
+        await selectRows(tx, `UPDATE organizations SET name = 'first write' WHERE id = '${org.id}' RETURNING id`, []);
+        await AuditLog.count({ transaction: tx });
+        await selectRows(tx, `UPDATE organizations SET name = 'second write' WHERE id = '${org.id}' RETURNING id`, []);
+        throw new Error('failed after writing');
+      }),
+    ).rejects.toThrow('failed after writing');
+    expect(await nameOf()).toBe(before);
+    // a first statement that fails rolls back too, and leaves the pooled connection sound
+    await expect(withContextFirst(org.id, (tx) => selectRows(tx, 'SELECT no_such_column FROM organizations', []))).rejects.toThrow();
+    expect(await withContextFirst(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
+  });
+
+  it('when the work runs no statement, then only a bare COMMIT or ROLLBACK is sent', async () => {
     const org = await createOrg(db);
     const { result, statements } = await countTrips(() => withContextFirst(org.id, async () => 'nothing to do'));
     expect(result).toBe('nothing to do');
-    expect(statements).toEqual(['START TRANSACTION;', 'COMMIT;']);
+    expect(statements).toEqual(['COMMIT;']);
     await expect(
       withContextFirst(org.id, async () => {
         throw new Error('failed before any statement');

@@ -1,6 +1,6 @@
 import type { ClientBase, QueryResult } from 'pg';
 import { Sequelize } from 'sequelize-typescript';
-import { DatabaseError, type Transaction } from 'sequelize';
+import { DatabaseError, Transaction } from 'sequelize';
 import { isUuid } from './errors';
 import { ALL_MODELS } from './models';
 import { sql, type SqlStatement } from './one-trip';
@@ -18,12 +18,30 @@ export interface DatabaseOptions {
 
 export interface ForOrgOptions {
   /**
-   * Send the organization context with the transaction's first statement instead of in a round trip of its own:
-   * it goes in the same string as that statement when it is sent through `selectRows`/`execute`/`selectEach`
-   * without bind parameters, and just before it otherwise (a model query, bind parameters). Either way no statement
-   * of the transaction runs without it. For hot transactions (the worker's group commit).
+   * Send START TRANSACTION and the organization context with the transaction's first statement instead of in two
+   * round trips of their own: they go in the same string as that statement when it is sent through
+   * `selectRows`/`execute`/`selectEach` without bind parameters, and just before it otherwise (a model query, bind
+   * parameters). Either way no statement of the transaction runs outside it or without its context. For hot
+   * transactions (the worker's group commit).
    */
   contextWithFirstStatement?: boolean;
+}
+
+/**
+ * A Sequelize transaction whose START TRANSACTION waits for its first statement (runBeforeNextStatement). Sequelize
+ * begins a transaction by sending it on its own when the connection is acquired (`prepareEnvironment` → `begin`);
+ * this subclass only changes that step. A transaction that runs no statement sends a bare COMMIT or ROLLBACK, which
+ * PostgreSQL answers with a warning (there is no transaction in progress), not an error.
+ */
+class StartWithFirstStatement extends Transaction {
+  async begin(): Promise<void> {
+    runBeforeNextStatement(this, sql`START TRANSACTION`);
+  }
+}
+
+/** What Sequelize's managed `transaction()` does for a transaction it constructs, used for one it cannot construct. */
+interface ManagedTransaction {
+  prepareEnvironment(useCls: boolean): Promise<void>;
 }
 
 /**
@@ -53,18 +71,35 @@ export class Database {
 
   /** Runs `work` in a transaction that sees only `orgId`'s rows. */
   async forOrg<T>(orgId: string, work: (tx: Transaction) => Promise<T>, options: ForOrgOptions = {}): Promise<T> {
-    return this.sequelize.transaction(async (tx) => {
-      if (options.contextWithFirstStatement) {
+    if (options.contextWithFirstStatement) {
+      return this.transactionStartingWithFirstStatement(async (tx) => {
         // SET LOCAL is set_config(…, true), without a row to return
         runBeforeNextStatement(tx, sql`SET LOCAL app.org_id TO ${orgId}; SET LOCAL app.scope TO ''`);
-      } else {
-        await this.sequelize.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", {
-          bind: [orgId],
-          transaction: tx,
-        });
-      }
+        return work(tx);
+      });
+    }
+    return this.sequelize.transaction(async (tx) => {
+      await this.sequelize.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", {
+        bind: [orgId],
+        transaction: tx,
+      });
       return work(tx);
     });
+  }
+
+  /** `sequelize.transaction(work)` (managed: commit, or rollback on error; no CLS here) with StartWithFirstStatement. */
+  private async transactionStartingWithFirstStatement<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const tx = new StartWithFirstStatement(this.sequelize, {});
+    await (tx as unknown as ManagedTransaction).prepareEnvironment(false);
+    let result: T;
+    try {
+      result = await work(tx);
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      throw err;
+    }
+    await tx.commit();
+    return result;
   }
 
   /**
