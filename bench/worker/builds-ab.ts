@@ -1,5 +1,5 @@
 // Paired A/B of builds for the ingest → worker path: receipt → processed latency (webhook_events.received_at →
-// processed_at) and CPU per event of webhook-gateway and integration-worker, for two (or more) builds of the apps,
+// processed_at) and CPU per event of webhook-gateway, integration-worker and RabbitMQ, for two (or more) builds of the apps,
 // at one evenly paced rate, in interleaved rounds (the order rotates every round) so the shared machine's drift hits
 // every build alike. Each round starts that build's webhook-gateway and integration-worker on the same database and
 // broker, sends signed single user.created events, waits for every event to be processed, and stops them.
@@ -14,6 +14,7 @@
 // BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a folder: both services write --cpu-prof profiles there; summarise them with
 // bench/identity/profile.ts), plus bench/lib's variables.
 import { Database, Organization } from '@saas/db';
+import { readdirSync, readFileSync } from 'node:fs';
 import { buildsToCompare, cpuMsOf, createBenchWorld, median, runLoad, startService, webhookSecret } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
 import { EventClock } from './event-clock';
@@ -26,6 +27,19 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BUILDS = buildsToCompare();
+
+/** This machine's RabbitMQ node (the Erlang VM), whose CPU per event is measured too; 0 if there is none. */
+function rabbitmqPid(): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp') return Number(entry);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return 0;
+}
 
 async function main(): Promise<void> {
   const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });
@@ -52,7 +66,8 @@ async function main(): Promise<void> {
           for (const rate of RATES) {
             await clock.settle(120000);
             const since = await clock.now();
-            const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
+            const rabbitmq = rabbitmqPid();
+            const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid), cpuMsOf(rabbitmq)];
             const measured = await load(DURATION, rate);
             await clock.settle(120000);
             if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
@@ -65,6 +80,7 @@ async function main(): Promise<void> {
             add(`${key} HTTP p99 ms`, measured.p99);
             add(`${key} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
             add(`${key} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
+            if (rabbitmq) add(`${key} RabbitMQ CPU ms/event`, (cpuMsOf(rabbitmq) - cpu[2]!) / latency.count);
             process.stderr.write(`  [worker-ab] round ${run + 1} ${key}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
           }
         } finally {
