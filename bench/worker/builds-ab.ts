@@ -1,7 +1,7 @@
 // Paired A/B of builds for the ingest → worker path: receipt → processed latency (webhook_events.received_at →
-// processed_at) and CPU per event of webhook-gateway, integration-worker and RabbitMQ, for two (or more) builds of the apps,
-// at one evenly paced rate, in interleaved rounds (the order rotates every round) so the shared machine's drift hits
-// every build alike. Each round starts that build's webhook-gateway and integration-worker on the same database and
+// processed_at) and CPU per event of webhook-gateway, integration-worker, RabbitMQ and PostgreSQL, for two (or more)
+// builds of the apps, at evenly paced rates, in interleaved rounds (the order rotates every round) so the shared
+// machine's drift hits every build alike. Each round starts that build's webhook-gateway and integration-worker on the same database and
 // broker, sends signed single user.created events, waits for every event to be processed, and stops them.
 //
 //   cp -r dist/apps /tmp/before && <change> && npx nx run-many -t build
@@ -28,18 +28,30 @@ const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BUILDS = buildsToCompare();
 
-/** This machine's RabbitMQ node (the Erlang VM), whose CPU per event is measured too; 0 if there is none. */
-function rabbitmqPid(): number {
+/** The processes of this machine whose command name is `comm` (RabbitMQ's Erlang VM, PostgreSQL's processes). */
+function pidsOf(comm: string): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp') return Number(entry);
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.push(Number(entry));
     } catch {
       /* gone meanwhile */
     }
   }
-  return 0;
+  return pids;
 }
+
+/**
+ * CPU ms used so far by the machine's RabbitMQ node and by all its PostgreSQL processes (every backend, the WAL writer,
+ * the checkpointer: nothing else uses them during a bench on this machine, and PostgreSQL's work per event is not all
+ * in the bench's own backends). A backend that exits between two readings drops out of the second: read around a
+ * phase that opens no connection and closes none.
+ */
+const brokerAndDatabaseCpu = () => ({
+  rabbitmq: pidsOf('beam.smp').reduce((ms, pid) => ms + cpuMsOf(pid), 0),
+  postgres: pidsOf('postgres').reduce((ms, pid) => ms + cpuMsOf(pid), 0),
+});
 
 async function main(): Promise<void> {
   const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });
@@ -66,8 +78,8 @@ async function main(): Promise<void> {
           for (const rate of RATES) {
             await clock.settle(120000);
             const since = await clock.now();
-            const rabbitmq = rabbitmqPid();
-            const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid), cpuMsOf(rabbitmq)];
+            const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
+            const shared = brokerAndDatabaseCpu();
             const measured = await load(DURATION, rate);
             await clock.settle(120000);
             if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
@@ -80,7 +92,9 @@ async function main(): Promise<void> {
             add(`${key} HTTP p99 ms`, measured.p99);
             add(`${key} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
             add(`${key} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
-            if (rabbitmq) add(`${key} RabbitMQ CPU ms/event`, (cpuMsOf(rabbitmq) - cpu[2]!) / latency.count);
+            const sharedAfter = brokerAndDatabaseCpu();
+            add(`${key} RabbitMQ CPU ms/event`, (sharedAfter.rabbitmq - shared.rabbitmq) / latency.count);
+            add(`${key} PostgreSQL CPU ms/event`, (sharedAfter.postgres - shared.postgres) / latency.count);
             process.stderr.write(`  [worker-ab] round ${run + 1} ${key}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
           }
         } finally {
