@@ -4,7 +4,7 @@ import type { Database, ForOrgOptions, Transaction } from '@saas/db';
 export type GroupApplier<Unit, Result> = (tx: Transaction, units: Unit[]) => Promise<Result[]>;
 
 /** START TRANSACTION and the organization context go with the group's first statement: two round trips less per group. */
-const GROUP_TRANSACTION: ForOrgOptions = { contextWithFirstStatement: true };
+const GROUP_TRANSACTION: ForOrgOptions = { beginWithFirstStatement: true };
 
 interface Pending<Unit> {
   unit: Unit;

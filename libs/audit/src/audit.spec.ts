@@ -151,7 +151,7 @@ describe('appendAudit', () => {
     const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
     const { statements } = await countTrips(() =>
       db.forOrg(org.id, (tx) => appendAuditEntries(tx, [{ orgId: org.id, actorType: 'system', action: 'test.with-write' }], { withWrite: rename('renamed with entry') }), {
-        contextWithFirstStatement: true,
+        beginWithFirstStatement: true,
       }),
     );
     // START TRANSACTION + the context + the write + the lock + the head read, the INSERT, COMMIT
@@ -245,8 +245,8 @@ describe('verifyAuditChain', () => {
   });
 });
 
-describe('Database.forOrg with contextWithFirstStatement (the worker’s group transactions)', () => {
-  const withContextFirst = <T>(orgId: string, work: (tx: Transaction) => Promise<T>) => db.forOrg(orgId, work, { contextWithFirstStatement: true });
+describe('Database.forOrg with beginWithFirstStatement (the worker’s group transactions)', () => {
+  const beganWithFirstStatement = <T>(orgId: string, work: (tx: Transaction) => Promise<T>) => db.forOrg(orgId, work, { beginWithFirstStatement: true });
   const currentOrg = (tx: Transaction, bind: unknown[] = []) =>
     selectRows<{ org: string; scope: string }>(tx, `SELECT current_setting('app.org_id', true) AS org, current_setting('app.scope', true) AS scope${bind.length ? ' WHERE $1::int = 1' : ''}`, bind);
 
@@ -254,7 +254,7 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
     const [mine, other] = [await createOrg(db), await createOrg(db)];
     await appendMany(other.id, 1);
     const { result, statements } = await countTrips(() =>
-      withContextFirst(mine.id, async (tx) => ({
+      beganWithFirstStatement(mine.id, async (tx) => ({
         setting: await currentOrg(tx),
         visible: await selectRows<{ org_id: string }>(tx, 'SELECT DISTINCT org_id FROM audit_logs', []),
       })),
@@ -268,9 +268,9 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
   it('when the first statement is a model query or has bind parameters, then START TRANSACTION and the context are sent just before it', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 1);
-    expect(await withContextFirst(org.id, (transaction) => AuditLog.count({ transaction }))).toBe(1);
-    expect(await withContextFirst(org.id, (tx) => currentOrg(tx, [1]))).toEqual([{ org: org.id, scope: '' }]);
-    const { result, statements } = await countTrips(() => withContextFirst(org.id, (transaction) => Organization.findAll({ transaction })));
+    expect(await beganWithFirstStatement(org.id, (transaction) => AuditLog.count({ transaction }))).toBe(1);
+    expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx, [1]))).toEqual([{ org: org.id, scope: '' }]);
+    const { result, statements } = await countTrips(() => beganWithFirstStatement(org.id, (transaction) => Organization.findAll({ transaction })));
     expect(result.map((o) => o.id)).toEqual([org.id]);
     expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id/);
   });
@@ -280,7 +280,7 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
     const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
     const before = await nameOf();
     await expect(
-      withContextFirst(org.id, async (tx) => {
+      beganWithFirstStatement(org.id, async (tx) => {
         await selectRows(tx, `UPDATE organizations SET name = 'first write' WHERE id = '${org.id}' RETURNING id`, []);
         await AuditLog.count({ transaction: tx });
         await selectRows(tx, `UPDATE organizations SET name = 'second write' WHERE id = '${org.id}' RETURNING id`, []);
@@ -289,21 +289,21 @@ describe('Database.forOrg with contextWithFirstStatement (the worker’s group t
     ).rejects.toThrow('failed after writing');
     expect(await nameOf()).toBe(before);
     // a first statement that fails rolls back too, and leaves the pooled connection sound
-    await expect(withContextFirst(org.id, (tx) => selectRows(tx, 'SELECT no_such_column FROM organizations', []))).rejects.toThrow();
-    expect(await withContextFirst(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
+    await expect(beganWithFirstStatement(org.id, (tx) => selectRows(tx, 'SELECT no_such_column FROM organizations', []))).rejects.toThrow();
+    expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });
 
   it('when the work runs no statement, then only a bare COMMIT or ROLLBACK is sent', async () => {
     const org = await createOrg(db);
-    const { result, statements } = await countTrips(() => withContextFirst(org.id, async () => 'nothing to do'));
+    const { result, statements } = await countTrips(() => beganWithFirstStatement(org.id, async () => 'nothing to do'));
     expect(result).toBe('nothing to do');
     expect(statements).toEqual(['COMMIT;']);
     await expect(
-      withContextFirst(org.id, async () => {
+      beganWithFirstStatement(org.id, async () => {
         throw new Error('failed before any statement');
       }),
     ).rejects.toThrow('failed before any statement');
     // the pool's connections are sound afterwards
-    expect(await withContextFirst(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
+    expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });
 });

@@ -24,7 +24,7 @@ export interface ForOrgOptions {
    * parameters). Either way no statement of the transaction runs outside it or without its context. For hot
    * transactions (the worker's group commit).
    */
-  contextWithFirstStatement?: boolean;
+  beginWithFirstStatement?: boolean;
 }
 
 /**
@@ -71,7 +71,7 @@ export class Database {
 
   /** Runs `work` in a transaction that sees only `orgId`'s rows. */
   async forOrg<T>(orgId: string, work: (tx: Transaction) => Promise<T>, options: ForOrgOptions = {}): Promise<T> {
-    if (options.contextWithFirstStatement) {
+    if (options.beginWithFirstStatement) {
       return this.transactionStartingWithFirstStatement(async (tx) => {
         // SET LOCAL is set_config(…, true), without a row to return
         runBeforeNextStatement(tx, sql`SET LOCAL app.org_id TO ${orgId}; SET LOCAL app.scope TO ''`);

@@ -15,7 +15,7 @@ function sequelize() {
 
 /**
  * Statements a transaction still has to run before its next one (its organization context, see `Database.forOrg`'s
- * `contextWithFirstStatement`), which return no rows. A statement sent as a simple query (no bind parameters) through
+ * `beginWithFirstStatement`), which return no rows. A statement sent as a simple query (no bind parameters) through
  * the functions below carries them in its own round trip; any other statement has them sent just before it (the
  * Database's `beforeQuery` hook), so no statement of the transaction runs without them.
  */
