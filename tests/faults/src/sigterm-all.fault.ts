@@ -1,6 +1,8 @@
 import { Processes, db, mixedEvents, newOrg, serviceEnv, settleAndCount, stream, verdict, type ServiceProcess } from './support';
 
 const EVENTS = Number(process.env['FAULT_SIGTERM_EVENTS'] ?? 3000);
+/** Deliveries in flight at once, each on a connection of its own (the providers do not keep connections alive). */
+const CONCURRENCY = 24;
 
 afterAll(() => db.close());
 
@@ -20,7 +22,7 @@ async function startAll(processes: Processes, env: Record<string, string>, insta
 }
 
 describe('fault: SIGTERM to every service under load', () => {
-  it(`when every service gets SIGTERM while ${EVENTS} events stream through api-gateway, then each exits 0 after finishing its in-flight work, none answers 500, and after a restart every 202'd event is processed exactly once`, async () => {
+  it(`when every service gets SIGTERM while ${EVENTS} events stream through api-gateway, then each exits 0 after finishing its in-flight work (none cut: no aborted request in any access log), none answers 500, and after a restart every 202'd event is processed exactly once`, async () => {
     const processes = new Processes();
     const env = serviceEnv();
     try {
@@ -31,7 +33,7 @@ describe('fault: SIGTERM to every service under load', () => {
       const stats = await stream(mixedEvents(org.slug, EVENTS), {
         // While the services are down the "providers" keep retrying against the last address (refused), then the new one.
         targets: () => [gatewayUrl ?? services[0]!.url],
-        concurrency: 24,
+        concurrency: CONCURRENCY,
         onAccepted: (n) => {
           if (n < EVENTS / 3 || cycle) return;
           cycle = (async () => {
@@ -48,9 +50,14 @@ describe('fault: SIGTERM to every service under load', () => {
       expect(exitCodes).toEqual([0, 0, 0, 0]);
       expect(stats.answers[500] ?? 0).toBe(0);
       // A connection still in the kernel's accept queue when a listener closes is reset by TCP without reaching the
-      // app (the provider retries it); at most one such race per service, never a request cut while being handled.
-      expect(stats.resets).toBeLessThanOrEqual(4);
+      // app, and the provider retries it: under load several can wait there (9 were seen), at most one per delivery
+      // in flight. A request cut while being handled is another matter: the service that began it logs it as
+      // aborted, and none may be.
+      expect(stats.resets).toBeLessThanOrEqual(CONCURRENCY);
       expect(verdict(await settleAndCount(org.id, stats.accepted))).toEqual({ lost: [], twice: [], stored: EVENTS });
+      // stopped first: a running process may still hold its last log lines in its buffer
+      await processes.stopAll();
+      expect(processes.abortedRequests()).toBe(0);
     } finally {
       await processes.stopAll();
     }

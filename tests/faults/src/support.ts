@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -36,13 +37,35 @@ export function serviceEnv(overrides: Record<string, string> = {}): Record<strin
 /** Processes a scenario started; `stopAll` in `finally` (processes killed by the scenario are simply gone). */
 export class Processes {
   readonly all: ServiceProcess[] = [];
+  /** In every log file name: a scenario's processes log to files of their own, not shared with other scenarios'. */
+  private readonly id = randomBytes(3).toString('hex');
   async start(name: ServiceName, env: Record<string, string>, instance?: string): Promise<ServiceProcess> {
-    const p = await startService(name, { env, instance });
+    const p = await startService(name, { env, instance: instance ? `${this.id}-${instance}` : this.id });
     this.all.push(p);
     return p;
   }
   async stopAll(): Promise<void> {
     await Promise.all(this.all.map((p) => p.stop()));
+  }
+
+  /**
+   * Requests these processes began to handle and never finished answering, from their access logs (`request aborted`:
+   * the response closed before it was complete — a client that left, or a server that cut it).
+   */
+  abortedRequests(): number {
+    let aborted = 0;
+    for (const file of new Set(this.all.map((p) => p.logFile))) {
+      if (!existsSync(file)) continue;
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.includes('request aborted')) continue;
+        try {
+          if ((JSON.parse(line) as { msg?: string }).msg === 'request aborted') aborted++;
+        } catch {
+          /* a line cut short by a killed process */
+        }
+      }
+    }
+    return aborted;
   }
 }
 
