@@ -138,12 +138,12 @@ export async function waitReady(url: string, timeoutMs: number, alive: () => boo
 export async function startService(name: ServiceName, options: StartOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const origin = options.origin ?? (process.env['BENCH_FROM_SOURCE'] ? 'source' : 'dist');
-  const entry =
-    origin === 'dist' || options.build
-      ? [path.join(options.build ? path.resolve(WORKSPACE, options.build) : path.join(WORKSPACE, 'dist/apps'), name, 'main.js')]
-      : ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(WORKSPACE, 'apps', name, 'src/main.ts')];
-  if (origin === 'dist' && !options.build) ensureBuilt();
-  if (entry.length === 1 && !existsSync(entry[0]!)) throw new Error(`${entry[0]} is missing: build the apps first`);
+  // a copied build runs as it is; dist/apps is built first
+  const builtApps = options.build ? path.resolve(WORKSPACE, options.build) : origin === 'dist' ? path.join(WORKSPACE, 'dist/apps') : undefined;
+  if (builtApps && !options.build) ensureBuilt();
+  const main = builtApps && path.join(builtApps, name, 'main.js');
+  if (main && !existsSync(main)) throw new Error(`${main} is missing: build the apps first`);
+  const entry = main ? [main] : ['-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), path.join(WORKSPACE, 'apps', name, 'src/main.ts')];
   const logFile = benchLogFile(options.env, `${name}${options.instance ? `-${options.instance}` : ''}`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), ...entry], {

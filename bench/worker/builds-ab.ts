@@ -28,30 +28,26 @@ const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BUILDS = buildsToCompare();
 
-/** The processes of this machine whose command name is `comm` (RabbitMQ's Erlang VM, PostgreSQL's processes). */
-function pidsOf(comm: string): number[] {
-  const pids: number[] = [];
+/**
+ * CPU ms used so far by the machine's RabbitMQ node (`beam.smp`) and by all its PostgreSQL processes (every backend,
+ * the WAL writer, the checkpointer: nothing else uses them during a bench on this machine, and PostgreSQL's work per
+ * event is not all in the bench's own backends), from one pass over /proc. A backend that exits between two readings
+ * drops out of the second: read around a phase that opens no connection and closes none.
+ */
+function brokerAndDatabaseCpu(): { rabbitmq: number; postgres: number } {
+  const cpu = { rabbitmq: 0, postgres: 0 };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.push(Number(entry));
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm === 'beam.smp') cpu.rabbitmq += cpuMsOf(Number(entry));
+      else if (comm === 'postgres') cpu.postgres += cpuMsOf(Number(entry));
     } catch {
       /* gone meanwhile */
     }
   }
-  return pids;
+  return cpu;
 }
-
-/**
- * CPU ms used so far by the machine's RabbitMQ node and by all its PostgreSQL processes (every backend, the WAL writer,
- * the checkpointer: nothing else uses them during a bench on this machine, and PostgreSQL's work per event is not all
- * in the bench's own backends). A backend that exits between two readings drops out of the second: read around a
- * phase that opens no connection and closes none.
- */
-const brokerAndDatabaseCpu = () => ({
-  rabbitmq: pidsOf('beam.smp').reduce((ms, pid) => ms + cpuMsOf(pid), 0),
-  postgres: pidsOf('postgres').reduce((ms, pid) => ms + cpuMsOf(pid), 0),
-});
 
 async function main(): Promise<void> {
   const world = await createBenchWorld({ LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' });

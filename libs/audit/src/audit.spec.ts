@@ -47,6 +47,9 @@ async function appendMany(orgId: string, n: number) {
   return entries;
 }
 
+/** An organization's name as stored (what a write of the test changed, or did not). */
+const orgName = async (orgId: string) => (await db.asSystem('test', (transaction) => Organization.findByPk(orgId, { transaction })))!.name;
+
 const verify = (orgId: string) => db.forOrg(orgId, (tx) => verifyAuditChain(tx, orgId));
 
 /** Until a session of this test waits for an advisory lock (the audit chain's). */
@@ -148,7 +151,6 @@ describe('appendAudit', () => {
   it('when a caller’s write goes with the append, then it shares the chain lock’s round trip (or goes alone without entries) and is applied', async () => {
     const org = await createOrg(db);
     const rename = (name: string) => sql`UPDATE organizations SET name = ${name} WHERE id = ${org.id}`;
-    const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
     const { statements } = await countTrips(() =>
       db.forOrg(org.id, (tx) => appendAuditEntries(tx, [{ orgId: org.id, actorType: 'system', action: 'test.with-write' }], { withWrite: rename('renamed with entry') }), {
         beginWithFirstStatement: true,
@@ -157,15 +159,15 @@ describe('appendAudit', () => {
     // START TRANSACTION + the context + the write + the lock + the head read, the INSERT, COMMIT
     expect(statements).toHaveLength(3);
     expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(await nameOf()).toBe('renamed with entry');
+    expect(await orgName(org.id)).toBe('renamed with entry');
     await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
-    expect(await nameOf()).toBe('renamed alone');
+    expect(await orgName(org.id)).toBe('renamed alone');
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 1 });
   });
 
   it('when the append fails after the caller’s write was sent with it, then both roll back', async () => {
     const org = await createOrg(db);
-    const before = (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
+    const before = await orgName(org.id);
     // another organization's entry is refused by row-level security inside this organization's transaction
     const other = await createOrg(db);
     await expect(
@@ -173,7 +175,7 @@ describe('appendAudit', () => {
         appendAuditEntries(tx, [{ orgId: other.id, actorType: 'system', action: 'test.refused' }], { withWrite: sql`UPDATE organizations SET name = 'never' WHERE id = ${org.id}` }),
       ),
     ).rejects.toThrow();
-    expect((await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name).toBe(before);
+    expect(await orgName(org.id)).toBe(before);
   });
 
   it('when values carry quotes, backslashes and nested metadata, then they are stored as given and the chain verifies', async () => {
@@ -277,8 +279,7 @@ describe('Database.forOrg with beginWithFirstStatement (the worker’s group tra
 
   it('when the work fails after its writes, then they roll back: every statement ran inside the transaction', async () => {
     const org = await createOrg(db);
-    const nameOf = async () => (await db.asSystem('test', (transaction) => Organization.findByPk(org.id, { transaction })))!.name;
-    const before = await nameOf();
+    const before = await orgName(org.id);
     await expect(
       beganWithFirstStatement(org.id, async (tx) => {
         await selectRows(tx, `UPDATE organizations SET name = 'first write' WHERE id = '${org.id}' RETURNING id`, []);
@@ -287,7 +288,7 @@ describe('Database.forOrg with beginWithFirstStatement (the worker’s group tra
         throw new Error('failed after writing');
       }),
     ).rejects.toThrow('failed after writing');
-    expect(await nameOf()).toBe(before);
+    expect(await orgName(org.id)).toBe(before);
     // a first statement that fails rolls back too, and leaves the pooled connection sound
     await expect(beganWithFirstStatement(org.id, (tx) => selectRows(tx, 'SELECT no_such_column FROM organizations', []))).rejects.toThrow();
     expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
