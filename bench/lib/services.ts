@@ -221,10 +221,14 @@ export async function startStack(env: Record<string, string>, origin?: ServiceOr
  * free port, once its /readyz answers. It gets the services' Node.js flags, so a reference and a service compete
  * under the same heap settings.
  */
-export async function startBenchScript(entry: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startBenchScript(
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const fd = openSync(benchLogFile(env, path.basename(entry, '.ts')), 'a');
-  const child = spawn(process.execPath, [...NODE_FLAGS, '-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '-r', path.join(WORKSPACE, 'libs/testing/src/register-ts.cjs'), entry], {
     cwd: WORKSPACE,
     env: { ...env, BENCH_PORT: String(port) },
     stdio: ['ignore', fd, fd],

@@ -6,7 +6,8 @@
 //   node -r ./libs/testing/src/register-ts.cjs bench/webhooks/cpu-cost.ts
 //
 // BENCH_RUNS (rounds, default 3), BENCH_SINGLE_REQUESTS (4000), BENCH_BATCH_REQUESTS (150), BENCH_SINGLE_CONNECTIONS (32),
-// BENCH_BATCH_CONNECTIONS (8), plus bench/lib's variables.
+// BENCH_BATCH_CONNECTIONS (8), BENCH_KINDS (single,batch), BENCH_CPU_PROF (a folder: both servers write --cpu-prof
+// profiles there; summarise them with bench/identity/profile.ts), plus bench/lib's variables.
 import path from 'node:path';
 import { Client } from 'pg';
 import { Database, Organization } from '@saas/db';
@@ -18,6 +19,9 @@ const SINGLE_REQUESTS = Number(process.env['BENCH_SINGLE_REQUESTS'] ?? 4000);
 const BATCH_REQUESTS = Number(process.env['BENCH_BATCH_REQUESTS'] ?? 150);
 const SINGLE_CONNECTIONS = Number(process.env['BENCH_SINGLE_CONNECTIONS'] ?? 32);
 const BATCH_CONNECTIONS = Number(process.env['BENCH_BATCH_CONNECTIONS'] ?? 8);
+const KINDS = (process.env['BENCH_KINDS'] ?? 'single,batch').split(',');
+const CPU_PROF = process.env['BENCH_CPU_PROF'];
+const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BATCH = 100;
 // what the gateway does after answering (publish confirms, outbox deletes) lands in the measurement before it ends
 const SETTLE_MS = 1500;
@@ -31,9 +35,9 @@ async function main(): Promise<void> {
   await admin.connect();
   try {
     const org = await db.asSystem('bench fixture', (transaction) => Organization.create({ name: 'Bench Org', slug: `bench-${world.runId}` }, { transaction }));
-    const gateway = await startService('webhook-gateway', { env });
+    const gateway = await startService('webhook-gateway', { env, nodeArgs: NODE_ARGS });
     stopping.push(() => gateway.stop());
-    const naive = await startBenchScript(path.join(__dirname, 'naive-server.ts'), env);
+    const naive = await startBenchScript(path.join(__dirname, 'naive-server.ts'), env, NODE_ARGS);
     stopping.push(() => naive.stop());
     const servers = { gateway, naive };
 
@@ -48,7 +52,7 @@ async function main(): Promise<void> {
 
     const figures: Record<string, Record<string, number[]>> = {};
     for (let run = 0; run < RUNS; run++) {
-      for (const batch of [0, BATCH]) {
+      for (const batch of KINDS.map((kind) => (kind === 'batch' ? BATCH : 0))) {
         for (const [name, server] of Object.entries(servers)) {
           const args: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug, batch };
           const [serverBefore, dbBefore] = [cpuMsOf(server.pid), await backendsCpuMs()];
@@ -74,7 +78,7 @@ async function main(): Promise<void> {
       const line = Object.entries(rows).map(([label, values]) => `${label} ${median(values).toFixed(label === 'req/s' ? 0 : 3)}`);
       process.stdout.write(`${name}: ${line.join(', ')}\n`);
     }
-    for (const kind of ['single', 'batch']) {
+    for (const kind of KINDS) {
       const total = (name: string) => median(figures[`${name} ${kind}`]!['total CPU ms/event']!);
       process.stdout.write(`${kind}: naive / gateway total CPU per event = ${(total('naive') / total('gateway')).toFixed(2)}× (the gateway's CPU-bound throughput vs naive)\n`);
     }

@@ -1,5 +1,5 @@
 // Paired A/B of builds for the ingest → worker path: receipt → processed latency (webhook_events.received_at →
-// processed_at) and CPU per event of webhook-gateway, integration-worker, RabbitMQ and PostgreSQL, for two (or more)
+// processed_at) and CPU per event of webhook-gateway, integration-worker, RabbitMQ and PostgreSQL (in all, and the backends of each service), for two (or more)
 // builds of the apps, at evenly paced rates, in interleaved rounds (the order rotates every round) so the shared
 // machine's drift hits every build alike. Each round starts that build's webhook-gateway and integration-worker on the same database and
 // broker, sends signed single user.created events, waits for every event to be processed, and stops them.
@@ -13,6 +13,7 @@
 // cold, and at 250/s a few seconds of warm-up still left HTTP p50 twice as high),
 // BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a folder: both services write --cpu-prof profiles there; summarise them with
 // bench/identity/profile.ts), plus bench/lib's variables.
+import { QueryTypes } from 'sequelize';
 import { Database, Organization } from '@saas/db';
 import { readdirSync, readFileSync } from 'node:fs';
 import { buildsToCompare, cpuMsOf, createBenchWorld, median, runLoad, startService, webhookSecret } from '../lib';
@@ -29,19 +30,29 @@ const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BUILDS = buildsToCompare();
 
 /**
- * CPU ms used so far by the machine's RabbitMQ node (`beam.smp`) and by all its PostgreSQL processes (every backend,
+ * CPU ms used so far by the machine's RabbitMQ node (`beam.smp`), by all its PostgreSQL processes (every backend,
  * the WAL writer, the checkpointer: nothing else uses them during a bench on this machine, and PostgreSQL's work per
- * event is not all in the bench's own backends), from one pass over /proc. A backend that exits between two readings
- * drops out of the second: read around a phase that opens no connection and closes none.
+ * event is not all in the bench's own backends), and by the backends of each service (their `application_name`),
+ * from one pass over /proc. A backend that exits between two readings drops out of the second: read around a phase
+ * that opens no connection and closes none.
  */
-function brokerAndDatabaseCpu(): { rabbitmq: number; postgres: number } {
-  const cpu = { rabbitmq: 0, postgres: 0 };
+async function brokerAndDatabaseCpu(db: Database): Promise<Record<string, number>> {
+  const backends = await db.sequelize.query<{ pid: number; application_name: string }>(
+    "SELECT pid, application_name FROM pg_stat_activity WHERE application_name IN ('webhook-gateway', 'integration-worker')",
+    { type: QueryTypes.SELECT },
+  );
+  const serviceOf = new Map(backends.map((b) => [b.pid, b.application_name]));
+  const cpu: Record<string, number> = { RabbitMQ: 0, PostgreSQL: 0, 'PostgreSQL for webhook-gateway': 0, 'PostgreSQL for integration-worker': 0 };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'beam.smp') cpu.rabbitmq += cpuMsOf(Number(entry));
-      else if (comm === 'postgres') cpu.postgres += cpuMsOf(Number(entry));
+      const ms = comm === 'beam.smp' || comm === 'postgres' ? cpuMsOf(Number(entry)) : 0;
+      if (comm === 'beam.smp') cpu['RabbitMQ'] += ms;
+      if (comm !== 'postgres') continue;
+      cpu['PostgreSQL'] += ms;
+      const service = serviceOf.get(Number(entry));
+      if (service) cpu[`PostgreSQL for ${service}`] += ms;
     } catch {
       /* gone meanwhile */
     }
@@ -75,7 +86,7 @@ async function main(): Promise<void> {
             await clock.settle(120000);
             const since = await clock.now();
             const cpu = [cpuMsOf(gateway.pid), cpuMsOf(worker.pid)];
-            const shared = brokerAndDatabaseCpu();
+            const shared = await brokerAndDatabaseCpu(db);
             const measured = await load(DURATION, rate);
             await clock.settle(120000);
             if (measured.non2xx || measured.errors) throw new Error(`${label}: ${measured.non2xx} non-2xx, ${measured.errors} errors`);
@@ -88,9 +99,8 @@ async function main(): Promise<void> {
             add(`${key} HTTP p99 ms`, measured.p99);
             add(`${key} webhook-gateway CPU ms/event`, (cpuMsOf(gateway.pid) - cpu[0]!) / latency.count);
             add(`${key} integration-worker CPU ms/event`, (cpuMsOf(worker.pid) - cpu[1]!) / latency.count);
-            const sharedAfter = brokerAndDatabaseCpu();
-            add(`${key} RabbitMQ CPU ms/event`, (sharedAfter.rabbitmq - shared.rabbitmq) / latency.count);
-            add(`${key} PostgreSQL CPU ms/event`, (sharedAfter.postgres - shared.postgres) / latency.count);
+            const sharedAfter = await brokerAndDatabaseCpu(db);
+            for (const [name, ms] of Object.entries(sharedAfter)) add(`${key} ${name} CPU ms/event`, (ms - shared[name]!) / latency.count);
             process.stderr.write(`  [worker-ab] round ${run + 1} ${key}: ${latency.count} events, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms\n`);
           }
         } finally {

@@ -14,6 +14,8 @@ export interface DatabaseOptions {
   url: string;
   poolMax?: number;
   logging?: (sql: string) => void;
+  /** Shown as `application_name` in pg_stat_activity and the server's logs: which service holds a connection. */
+  applicationName?: string;
 }
 
 export interface ForOrgOptions {
@@ -57,6 +59,7 @@ export class Database {
       dialect: 'postgres',
       logging: options.logging ?? false,
       pool: { max: options.poolMax ?? 10, min: 0, idle: 10000, acquire: 10000 },
+      dialectOptions: options.applicationName ? { application_name: options.applicationName } : {},
       models: ALL_MODELS,
       define: { underscored: true },
     });

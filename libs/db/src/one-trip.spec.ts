@@ -117,3 +117,17 @@ describe('Database.writeAsSystem', () => {
     expect(() => sqlList(['a\u0000b'])).toThrow(TypeError);
   });
 });
+
+describe('Database applicationName', () => {
+  it("when a service names its connections, then pg_stat_activity shows the name on each", async () => {
+    const named = new Database({ url: process.env['DATABASE_URL']!, poolMax: 1, applicationName: 'one-trip-spec' });
+    try {
+      const [row] = await named.sequelize.query<{ application_name: string }>('SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()', {
+        type: QueryTypes.SELECT,
+      });
+      expect(row!.application_name).toBe('one-trip-spec');
+    } finally {
+      await named.close();
+    }
+  });
+});

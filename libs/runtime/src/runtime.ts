@@ -35,7 +35,7 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
   const { config, service } = options;
   const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
   const metrics = createMetrics(service);
-  const db = new Database({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const db = new Database({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const broker = connectBroker({
