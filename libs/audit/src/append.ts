@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { execute, runBeforeNextStatement, selectEach, selectRows, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
+import { runBeforeNextStatement, selectEach, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
 import { entryHash, GENESIS_HASH, type HashedFields } from './chain';
 
 export interface AuditEntryInput {
@@ -22,6 +22,9 @@ export interface AuditEntry extends HashedFields {
   hash: string;
 }
 
+/** An entry appended in a transaction: its place in the log (`seq`) is given when its row is written, at the latest with the COMMIT. */
+export type AppendedEntry = Omit<AuditEntry, 'seq'>;
+
 const chainLockKey = (orgId: string | null) => `audit-chain:${orgId ?? 'platform'}`;
 
 /**
@@ -35,17 +38,15 @@ const lockChainThenReadHead = (orgId: string | null): SqlStatement[] => [
   sql`SELECT hash FROM audit_logs WHERE org_id ${orgId === null ? sql`IS NULL` : sql`= ${orgId}`} ORDER BY seq DESC LIMIT 1`,
 ];
 
-type Unstored = Omit<AuditEntry, 'seq'>;
-
 /** One multi-row INSERT: the rows take their `seq` in VALUES order. */
-function insertEntries(rows: Unstored[]): SqlStatement {
+function insertEntries(rows: AppendedEntry[]): SqlStatement {
   const values = rows
     .map((r) =>
       sql`(${sqlList([r.id, r.org_id, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.request_id, r.ip, JSON.stringify(r.metadata), r.created_at.toISOString(), r.prev_hash, r.hash])})`,
     )
     .reduce((list, row) => sql`${list}, ${row}`);
   return sql`INSERT INTO audit_logs (id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash)
-               VALUES ${values} RETURNING id, seq`;
+               VALUES ${values}`;
 }
 
 /**
@@ -62,16 +63,16 @@ const heldHeads = new WeakMap<Transaction, Map<string, string>>();
  * until commit): call this as the last write of the transaction to keep that window short.
  * The transaction must see `orgId`'s rows (forOrg(orgId) or asSystem; org_id NULL needs asSystem).
  */
-export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AuditEntry> {
-  const [created] = await appendAuditEntries(tx, [entry]);
-  return created as AuditEntry;
+export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Promise<AppendedEntry> {
+  const [appended] = await appendAuditEntries(tx, [entry]);
+  return appended as AppendedEntry;
 }
 
 export interface AppendOptions {
   /**
    * A write of the caller's (returning no rows) sent in the same round trip as the append's first statement (the
-   * chain's lock), just before it: the caller's last change and its audit entries cost one round trip less. Sent on
-   * its own when there are no entries.
+   * chain's lock), just before it: the caller's last change and its audit entries cost one round trip less. Without
+   * entries it goes like them, with the transaction's next statement or its COMMIT.
    */
   withWrite?: SqlStatement;
 }
@@ -79,24 +80,22 @@ export interface AppendOptions {
 /**
  * Appends entries in the given order, as appendAudit would one by one, with one INSERT: their links are computed in
  * memory from the chain heads (each chain locked and read once per transaction) and the rows of one multi-row
- * INSERT take their `seq` in VALUES order, which is the order verify follows.
+ * INSERT take their `seq` in VALUES order, which is the order verify follows. The INSERT is sent with the
+ * transaction's next statement, or with its COMMIT when the append is its last write (runBeforeNextStatement): a
+ * failing INSERT (e.g. an entry of an organization the transaction cannot see) then fails that statement or the
+ * COMMIT, and the whole transaction rolls back as before.
  */
-export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[], options: AppendOptions = {}): Promise<AuditEntry[]> {
+export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[], options: AppendOptions = {}): Promise<AppendedEntry[]> {
   const { withWrite } = options;
-  if (!entries.length) {
-    if (withWrite) await execute(tx, withWrite.text, []);
-    return [];
-  }
-  // both statements below go as simple queries (no bind parameters), which carry it
+  // the lock below goes as a simple query (no bind parameters), which carries it; without entries, so does what comes next
   if (withWrite) runBeforeNextStatement(tx, withWrite);
+  if (!entries.length) return [];
   let heads = heldHeads.get(tx);
   if (!heads) heldHeads.set(tx, (heads = new Map()));
-  // the new heads are kept once the rows are stored, as a single append's were
-  const advanced = new Map<string, string>();
-  const rows: Unstored[] = [];
+  const rows: AppendedEntry[] = [];
   for (const entry of entries) {
     const key = chainLockKey(entry.orgId);
-    let prevHash = advanced.get(key) ?? heads.get(key);
+    let prevHash = heads.get(key);
     if (prevHash === undefined) {
       const [, [head]] = await selectEach<[unknown[], { hash: string }[]]>(tx, lockChainThenReadHead(entry.orgId));
       prevHash = head?.hash ?? GENESIS_HASH;
@@ -116,10 +115,10 @@ export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInp
     };
     const hash = entryHash(prevHash, fields);
     rows.push({ ...fields, prev_hash: prevHash, hash });
-    advanced.set(key, hash);
+    // the rows are written before anything else of this transaction runs, so the next append chains from them
+    heads.set(key, hash);
   }
   // plain rows: no model instances to build (no caller needs one)
-  const stored = new Map((await selectRows<{ id: string; seq: string }>(tx, insertEntries(rows).text, [])).map((r) => [r.id, r.seq]));
-  for (const [key, hash] of advanced) heads.set(key, hash);
-  return rows.map((row) => ({ ...row, seq: stored.get(row.id) as string }));
+  runBeforeNextStatement(tx, insertEntries(rows));
+  return rows;
 }

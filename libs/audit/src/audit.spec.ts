@@ -1,7 +1,7 @@
 import { QueryTypes, Sequelize } from 'sequelize';
 import { randomBytes } from 'node:crypto';
 import { AuditLog, Database, Organization, selectRows, sql, type Transaction } from '@saas/db';
-import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain, type AuditEntry } from './index';
+import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain, type AppendedEntry } from './index';
 
 /** The statements sent, one per round trip, while `countTrips` records them. */
 let trips: string[] | null = null;
@@ -36,7 +36,7 @@ async function tamper(sql: string, id: string) {
 }
 
 async function appendMany(orgId: string, n: number) {
-  const entries: AuditEntry[] = [];
+  const entries: AppendedEntry[] = [];
   for (let i = 0; i < n; i += 1) {
     entries.push(
       await db.forOrg(orgId, (tx) =>
@@ -70,7 +70,7 @@ describe('appendAudit', () => {
     const org = await createOrg(db);
     await appendMany(org.id, 2);
     const inOne = await db.forOrg(org.id, async (tx) => {
-      const written: AuditEntry[] = [];
+      const written: AppendedEntry[] = [];
       for (let i = 0; i < 5; i += 1) written.push(await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.grouped', metadata: { i } }));
       return written;
     });
@@ -135,17 +135,30 @@ describe('appendAudit', () => {
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3 });
   });
 
-  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the insert one', async () => {
+  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the insert goes with the COMMIT', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 1);
     const { statements } = await countTrips(() =>
       db.forOrg(org.id, (tx) => appendAuditEntries(tx, Array.from({ length: 3 }, (_, i) => ({ orgId: org.id, actorType: 'system' as const, action: `test.trips.${i}` })))),
     );
-    const work = statements.filter((s) => !/^(START TRANSACTION|COMMIT)|set_config/.test(s));
+    const work = statements.filter((s) => !/^START TRANSACTION|set_config/.test(s));
     expect(work).toHaveLength(2);
     expect(work[0]).toMatch(/pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(work[1]).toMatch(/^INSERT INTO audit_logs/);
+    expect(work[1]).toMatch(/^INSERT INTO audit_logs.*; COMMIT;?$/s);
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 4 });
+  });
+
+  it('when the transaction reads after appending, then the entries were written before the read', async () => {
+    const org = await createOrg(db);
+    const { result, statements } = await countTrips(() =>
+      db.forOrg(org.id, async (tx) => {
+        await appendAudit(tx, { orgId: org.id, actorType: 'system', action: 'test.read-after' });
+        return AuditLog.count({ where: { org_id: org.id }, transaction: tx });
+      }),
+    );
+    expect(result).toBe(1);
+    expect(statements.findIndex((s) => s.startsWith('INSERT INTO audit_logs'))).toBeLessThan(statements.findIndex((s) => s.includes('count(')));
+    expect(statements.at(-1)).toMatch(/^COMMIT/);
   });
 
   it('when a caller’s write goes with the append, then it shares the chain lock’s round trip (or goes alone without entries) and is applied', async () => {
@@ -156,9 +169,10 @@ describe('appendAudit', () => {
         beginWithFirstStatement: true,
       }),
     );
-    // START TRANSACTION + the context + the write + the lock + the head read, the INSERT, COMMIT
-    expect(statements).toHaveLength(3);
+    // START TRANSACTION + the context + the write + the lock + the head read; the INSERT + COMMIT
+    expect(statements).toHaveLength(2);
     expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
+    expect(statements[1]).toMatch(/^INSERT INTO audit_logs.*; COMMIT;?$/s);
     expect(await orgName(org.id)).toBe('renamed with entry');
     await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
     expect(await orgName(org.id)).toBe('renamed alone');
@@ -185,7 +199,7 @@ describe('appendAudit', () => {
       appendAuditEntries(tx, [{ orgId: org.id, actorType: 'user', actorId: hostile, action: 'test.hostile', targetId: hostile, ip: '::1', metadata: { hostile, nested: { a: [hostile, 1, null] } } }]),
     );
     const stored = await db.forOrg(org.id, (tx) => AuditLog.findOne({ where: { id: entry!.id }, transaction: tx }));
-    expect(stored).toMatchObject({ seq: entry!.seq, actor_id: hostile, target_id: hostile, metadata: { hostile, nested: { a: [hostile, 1, null] } }, hash: entry!.hash });
+    expect(stored).toMatchObject({ actor_id: hostile, target_id: hostile, metadata: { hostile, nested: { a: [hostile, 1, null] } }, hash: entry!.hash });
     expect(stored!.created_at.getTime()).toBe(entry!.created_at.getTime());
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 1 });
   });
@@ -294,16 +308,20 @@ describe('Database.forOrg with beginWithFirstStatement (the worker’s group tra
     expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });
 
-  it('when the work runs no statement, then only a bare COMMIT or ROLLBACK is sent', async () => {
+  it('when the work runs no statement, then START TRANSACTION goes with the COMMIT, or only a bare ROLLBACK is sent', async () => {
     const org = await createOrg(db);
     const { result, statements } = await countTrips(() => beganWithFirstStatement(org.id, async () => 'nothing to do'));
     expect(result).toBe('nothing to do');
-    expect(statements).toEqual(['COMMIT;']);
-    await expect(
-      beganWithFirstStatement(org.id, async () => {
-        throw new Error('failed before any statement');
-      }),
-    ).rejects.toThrow('failed before any statement');
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; COMMIT;$/);
+    const failed = await countTrips(() =>
+      expect(
+        beganWithFirstStatement(org.id, async () => {
+          throw new Error('failed before any statement');
+        }),
+      ).rejects.toThrow('failed before any statement'),
+    );
+    expect(failed.statements).toEqual(['ROLLBACK;']);
     // the pool's connections are sound afterwards
     expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });

@@ -32,8 +32,8 @@ export interface ForOrgOptions {
 /**
  * A Sequelize transaction whose START TRANSACTION waits for its first statement (runBeforeNextStatement). Sequelize
  * begins a transaction by sending it on its own when the connection is acquired (`prepareEnvironment` → `begin`);
- * this subclass only changes that step. A transaction that runs no statement sends a bare COMMIT or ROLLBACK, which
- * PostgreSQL answers with a warning (there is no transaction in progress), not an error.
+ * this subclass only changes that step. A transaction that runs no statement sends START TRANSACTION with its COMMIT,
+ * or a bare ROLLBACK, which PostgreSQL answers with a warning (there is no transaction in progress), not an error.
  */
 class StartWithFirstStatement extends Transaction {
   async begin(): Promise<void> {
@@ -63,8 +63,17 @@ export class Database {
       models: ALL_MODELS,
       define: { underscored: true },
     });
-    // What a transaction has to run first and its statement did not carry runs just before that statement; not before
-    // the COMMIT or ROLLBACK (Sequelize's `completesTransaction`) of a transaction that ran no statement: none needs it.
+    // What a transaction still has to run and its next statement did not carry runs just before that statement. At
+    // COMMIT it goes in the COMMIT's own string (Sequelize asks the query generator for the COMMIT's text just before
+    // sending it, for every transaction it commits): a write left for the end, such as the audit entries, costs no
+    // round trip of its own. At ROLLBACK it is dropped: it would be undone anyway.
+    const generator = this.sequelize.getQueryInterface().queryGenerator as { commitTransactionQuery(tx: Transaction): string | undefined };
+    const commitText = generator.commitTransactionQuery.bind(generator);
+    generator.commitTransactionQuery = (tx) => {
+      const commit = commitText(tx);
+      const last = commit === undefined ? undefined : takePendingStatement(tx);
+      return last ? `${last.text}; ${commit}` : commit;
+    };
     this.sequelize.addHook('beforeQuery', async (options) => {
       const { transaction } = options;
       const first = transaction && takePendingStatement(transaction);
