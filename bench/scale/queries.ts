@@ -4,7 +4,7 @@ import { statusStatements } from '../../apps/webhook-gateway/src/integrations/st
 import { percentile } from '../lib';
 
 /**
- * The SQL the four list/status endpoints need at scale, run as the services role under row-level security
+ * The SQL the list/status endpoints and the e-mail lookups need at scale, run as the services role under row-level security
  * (inside a transaction with the org context, as Database.forOrg/asSystem set it). Used to see plans and to
  * measure what an endpoint costs in the database before (and beside) measuring it over HTTP.
  */
@@ -26,6 +26,9 @@ const orgFilter = (orgId: string | null, n = 1) => (orgId ? `org_id = $${n}` : '
 
 /** The audit entries of one day, two days back (the fixture writes one a second over the last 11.6 days). */
 export const AUDIT_RANGE = { since: new Date(Date.now() - 3 * 86400_000).toISOString(), until: new Date(Date.now() - 2 * 86400_000).toISOString() };
+
+/** A fixture user's e-mail and one nobody has. */
+const LOOKUP_EMAILS = ['user12345@scale.test', 'nobody@scale.test'];
 
 /** `GET /users?q=` of the HTTP phase. */
 export const USERS_Q = 'last12';
@@ -86,6 +89,10 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
       sql: `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE ${org} AND event_type = 'message.delivered' ORDER BY received_at DESC, id DESC LIMIT 51`,
       params: p,
     },
+    // an e-mail lookup: a login in system scope (session.ts), the worker's syncs within one organization (external-sync.ts, communications.ts)
+    orgId
+      ? { name: `sync: users by e-mail ${label}`, endpoint: 'integration-worker', orgId, sql: 'SELECT id FROM users WHERE org_id = $1 AND email_lower = ANY($2::text[])', params: [orgId, LOOKUP_EMAILS] }
+      : { name: `login: user by e-mail ${label}`, endpoint: 'POST /auth/login', orgId, sql: 'SELECT id, org_id, password_hash, status FROM users WHERE email_lower = $1', params: [LOOKUP_EMAILS[0]] },
     ...Object.entries(statusStatements(orgId, new Date(Date.now() - 900_000))).map(([statement, { sql, bind }]) => ({
       name: `integrations/status (${statement}) ${label}`,
       endpoint: 'GET /integrations/status',

@@ -126,8 +126,9 @@ export async function syncExternalUsers(tx: Transaction, changes: ExternalUserCh
   const rows = [...users.changed].filter((row) => users.stored.has(row));
   const emails = [...users.created, ...rows].map((row) => row.email).join(', ');
   // Updates first: a new user may take an email a stored one left.
-  await guardUniques(() => write(tx, UPDATE, orgId, rows), emails);
-  await guardUniques(() => write(tx, INSERT, orgId, [...users.created]), emails);
+  const records = (list: UserRow[]) => JSON.stringify(list.map((row) => ({ ...row, org_id: orgId })));
+  if (rows.length) await guardUniques(() => execute(tx, UPDATE, [records(rows), rows.map((row) => row.id)]), emails);
+  if (users.created.size) await guardUniques(() => execute(tx, INSERT, [records([...users.created])]), emails);
   return results;
 }
 
@@ -191,26 +192,24 @@ async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserCh
   return selectRows<UserRow>(
     tx,
     `SELECT ${COLUMNS} FROM users
-      WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR lower(email) = ANY($3::text[]))
+      WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR email_lower = ANY($3::text[]))
       ORDER BY id FOR UPDATE`,
     [orgId, externalIds, emails],
   );
 }
 
+// The ids again as an array: the planner estimates 100 rows for any jsonb_to_recordset, and against that chose to
+// hash-join a sequential scan of users (every row of the table) up to ~15k rows; `id = ANY` makes it the primary key's
+// index whatever the table's size or statistics.
 const UPDATE = `UPDATE users AS u
     SET email = r.email, first_name = r.first_name, last_name = r.last_name, department = r.department, title = r.title,
         status = r.status, external_id = r.external_id, external_updated_at = r.external_updated_at,
         token_version = r.token_version, updated_at = now()
    FROM jsonb_to_recordset($1::jsonb) AS r(${RECORD_TYPES})
-  WHERE u.id = r.id AND u.org_id = r.org_id`;
+  WHERE u.id = r.id AND u.org_id = r.org_id AND u.id = ANY($2::uuid[])`;
 
 const INSERT = `INSERT INTO users (${COLUMNS}, password_hash, role, created_at, updated_at)
   SELECT ${COLUMNS}, NULL, 'user', now(), now() FROM jsonb_to_recordset($1::jsonb) AS r(${RECORD_TYPES})`;
-
-async function write(tx: Transaction, statement: string, orgId: string, rows: UserRow[]): Promise<void> {
-  if (!rows.length) return;
-  await execute(tx, statement, [JSON.stringify(rows.map((row) => ({ ...row, org_id: orgId })))]);
-}
 
 /** Translates the unique indexes a sync can hit: an email taken elsewhere is permanent; a concurrent create is not. */
 async function guardUniques<T>(work: () => Promise<T>, emails: string): Promise<T> {

@@ -91,7 +91,7 @@ async function lockLogs(tx: Transaction, orgId: string, messageIds: string[]): P
 
 async function userIdsByEmail(tx: Transaction, orgId: string, emails: string[]): Promise<Map<string, string>> {
   if (!emails.length) return new Map();
-  const rows = await selectRows<{ id: string; email: string }>(tx, 'SELECT id, lower(email) AS email FROM users WHERE org_id = $1 AND lower(email) = ANY($2::text[])', [
+  const rows = await selectRows<{ id: string; email: string }>(tx, 'SELECT id, email_lower AS email FROM users WHERE org_id = $1 AND email_lower = ANY($2::text[])', [
     orgId,
     [...new Set(emails.map((email) => email.toLowerCase()))],
   ]);
@@ -108,6 +108,7 @@ async function insertLogs(tx: Transaction, logs: LogRow[]): Promise<void> {
   );
 }
 
+/** `id = ANY` keeps the primary key's index: against jsonb_to_recordset's fixed estimate of 100 rows the planner hash-joins a sequential scan (event-store's eventsUpdate). */
 async function updateLogs(tx: Transaction, logs: LogRow[]): Promise<void> {
   if (!logs.length) return;
   await execute(
@@ -117,7 +118,7 @@ async function updateLogs(tx: Transaction, logs: LogRow[]): Promise<void> {
             bounce_reason = l.bounce_reason, bounce_type = l.bounce_type, failure_reason = l.failure_reason,
             esp_message_id = l.esp_message_id, last_event_at = l.last_event_at, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS l(${RECORD_TYPES})
-      WHERE c.id = l.id`,
-    [JSON.stringify(logs)],
+      WHERE c.id = l.id AND c.id = ANY($2::uuid[])`,
+    [JSON.stringify(logs), logs.map((log) => log.id)],
   );
 }

@@ -5,6 +5,7 @@ import * as outboxByLastChange from './0004-outbox-by-last-change';
 import * as allOrganizationsViews from './0005-all-organizations-views';
 import * as userSearch from './0006-user-search';
 import * as narrowOutbox from './0007-narrow-outbox';
+import * as emailLookup from './0008-email-lookup';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -15,5 +16,6 @@ export const migrations = [
   { name: '0005-all-organizations-views', ...allOrganizationsViews },
   { name: '0006-user-search', ...userSearch },
   { name: '0007-narrow-outbox', ...narrowOutbox },
+  { name: '0008-email-lookup', ...emailLookup },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
