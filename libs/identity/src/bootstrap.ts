@@ -1,5 +1,4 @@
 import bcrypt from 'bcrypt';
-import { fn, col, where } from 'sequelize';
 import { User, type Database } from '@saas/db';
 import { audit } from './actor';
 
@@ -18,7 +17,7 @@ export async function ensureSuperadmin(db: Database, seed: SuperadminSeed): Prom
   const email = seed.email.toLowerCase();
   const passwordHash = await bcrypt.hash(seed.password, seed.bcryptCost);
   return db.asSystem('bootstrap superadmin', async (transaction) => {
-    const existing = await User.findOne({ where: where(fn('lower', col('email')), email), transaction });
+    const existing = await User.findOne({ where: User.withEmail(email), transaction });
     if (existing) {
       if (existing.role !== 'superadmin') throw new Error(`SUPERADMIN_EMAIL ${email} belongs to a user of an organization, not to a superadmin`);
       return 'exists';

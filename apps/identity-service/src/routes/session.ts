@@ -1,5 +1,4 @@
 import type { RequestHandler } from 'express';
-import { col, where } from 'sequelize';
 import { Joi } from '@saas/config';
 import { Organization, User } from '@saas/db';
 import { ApiRouter, UnauthorizedError, ValidationError } from '@saas/http';
@@ -39,8 +38,7 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
     const { email: address, password } = req.body as { email: string; password: string };
     const attempt = await throttle.reserve(address, req.ip ?? 'unknown');
     const found = await db.asSystem('login by email', async (transaction) => {
-      // `address` is lower-cased by its schema; email_lower is what the unique index serves under row-level security
-      const user = await User.findOne({ where: where(col('email_lower'), address), transaction });
+      const user = await User.findOne({ where: User.withEmail(address), transaction });
       const org = user?.org_id ? await Organization.findByPk(user.org_id, { transaction }) : null;
       return { user, org };
     });

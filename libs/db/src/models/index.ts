@@ -1,3 +1,4 @@
+import { col, where, type WhereOptions } from 'sequelize';
 import { Column, DataType, Model, Table } from 'sequelize-typescript';
 
 // esbuild emits no decorator metadata: every column names its DataType explicitly.
@@ -38,6 +39,14 @@ export class User extends Model {
   @Column({ type: DataType.DATE }) declare external_updated_at: Date | null;
   @Column({ type: DataType.DATE }) declare created_at: Date;
   @Column({ type: DataType.DATE }) declare updated_at: Date;
+
+  /**
+   * The condition that finds the user with `email`, in any case. It compares the stored `email_lower` (migration
+   * 0008), which users_email_key serves under row-level security; `lower(email) = …` cannot use an index there.
+   */
+  static withEmail(email: string): WhereOptions {
+    return where(col('email_lower'), email.toLowerCase());
+  }
 }
 
 @Table({ tableName: 'invites', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: false })
