@@ -70,6 +70,9 @@ export class ServiceBreakers {
         return await breaker.fire(request);
       } catch (err) {
         if ((err as { code?: string }).code !== 'EOPENBREAKER') throw err;
+        // The refusal reaches us a few microtasks late: the circuit may have closed (or half-opened, a trial call
+        // free) meanwhile, and that event woke only the calls already waiting. Check, then wait in the same turn.
+        if (breaker.closed || breaker.pendingClose) continue;
         const waiters = this.waiters.get(request.service);
         await new Promise<void>((resolve, reject) => waiters?.add({ resolve, reject }));
       }
