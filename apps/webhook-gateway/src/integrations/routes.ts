@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { Op, col, fn, literal, where as sqlWhere, type FindAttributeOptions, type ProjectionAlias, type WhereOptions } from 'sequelize';
+import { Op, col, literal, where as sqlWhere, type FindAttributeOptions, type ProjectionAlias, type WhereOptions } from 'sequelize';
 import { createAuthenticator, withOrgScope } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Joi } from '@saas/config';
@@ -177,7 +177,8 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>)
       ...(scope ? { org_id: scope } : {}),
       ...equalities(query, ['status', 'template']),
       [Op.and]: [
-        ...(query.recipient ? [sqlWhere(fn('lower', col('recipient')), query.recipient.toLowerCase())] : []),
+        // recipient_lower (migration 0009) is what its index serves under row-level security; lower(recipient) could not be
+        ...(query.recipient ? [sqlWhere(col('recipient_lower'), query.recipient.toLowerCase())] : []),
         ...afterKeyset('created_at', query.cursor),
       ],
     };

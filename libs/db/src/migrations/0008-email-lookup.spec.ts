@@ -17,10 +17,8 @@ async function loginPlan(condition: string): Promise<string> {
 const insertSuperadmin = (email: string) => owner().query("INSERT INTO users (org_id, email, role, status) VALUES (NULL, $1, 'superadmin', 'active')", { bind: [email] });
 
 describe(`migration ${MIGRATION}`, () => {
-  it('when a login looks an e-mail up under row-level security, then the unique index serves it; lower(email) could not be an index condition', async () => {
+  it('when a login looks an e-mail up under row-level security, then the unique index serves it', async () => {
     expect(await loginPlan("email_lower = 'someone@example.test'")).toMatch(/Index (Only )?Scan using users_email_key/);
-    // `lower` is not leakproof: it runs after the policy's condition, row by row, whatever the index
-    expect(await loginPlan("lower(email) = 'someone@example.test'")).toMatch(/Seq Scan on users/);
   });
 
   it('when two e-mails differ only in case, then the second is refused by users_email_key, as before', async () => {
@@ -30,12 +28,14 @@ describe(`migration ${MIGRATION}`, () => {
     expect(row!.email_lower).toBe('case.twin@example.test');
   });
 
-  it('when it is reverted, then the column is gone and the index is on lower(email) again; when applied again, then it is as migrated', async () => {
+  it('when it is reverted, then the column is gone and the index is on lower(email) again, which no login could use; when applied again, then it is as migrated', async () => {
     const emailIndex = async () =>
       (await owner().query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'users_email_key'", { type: QueryTypes.SELECT }))[0]!.def.replace(/^.* USING btree /, '');
     expect(await emailIndex()).toBe('(email_lower)');
     await umzug().down({ to: MIGRATION });
     expect(await emailIndex()).toBe('(lower(email))');
+    // why: `lower` is not leakproof, so under the policy the old index on lower(email) could serve no login
+    expect(await loginPlan("lower(email) = 'someone@example.test'")).toMatch(/Seq Scan on users/);
     expect(await owner().query("SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email_lower'", { type: QueryTypes.SELECT })).toEqual([]);
     await umzug().up();
     expect(await emailIndex()).toBe('(email_lower)');

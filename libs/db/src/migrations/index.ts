@@ -6,6 +6,7 @@ import * as allOrganizationsViews from './0005-all-organizations-views';
 import * as userSearch from './0006-user-search';
 import * as narrowOutbox from './0007-narrow-outbox';
 import * as emailLookup from './0008-email-lookup';
+import * as recipientLookup from './0009-recipient-lookup';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -17,5 +18,6 @@ export const migrations = [
   { name: '0006-user-search', ...userSearch },
   { name: '0007-narrow-outbox', ...narrowOutbox },
   { name: '0008-email-lookup', ...emailLookup },
+  { name: '0009-recipient-lookup', ...recipientLookup },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
