@@ -28,6 +28,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const NODE_ARGS = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 const BUILDS = buildsToCompare();
+/** The services a round starts, whose PostgreSQL backends (by `application_name`) are measured apart. */
+const MEASURED_SERVICES = ['webhook-gateway', 'integration-worker'];
 
 /**
  * CPU ms used so far by the machine's RabbitMQ node (`beam.smp`), by all its PostgreSQL processes (every backend,
@@ -38,21 +40,23 @@ const BUILDS = buildsToCompare();
  */
 async function brokerAndDatabaseCpu(db: Database): Promise<Record<string, number>> {
   const backends = await db.sequelize.query<{ pid: number; application_name: string }>(
-    "SELECT pid, application_name FROM pg_stat_activity WHERE application_name IN ('webhook-gateway', 'integration-worker')",
-    { type: QueryTypes.SELECT },
+    'SELECT pid, application_name FROM pg_stat_activity WHERE application_name = ANY($1)',
+    { bind: [MEASURED_SERVICES], type: QueryTypes.SELECT },
   );
   const serviceOf = new Map(backends.map((b) => [b.pid, b.application_name]));
-  const cpu: Record<string, number> = { RabbitMQ: 0, PostgreSQL: 0, 'PostgreSQL for webhook-gateway': 0, 'PostgreSQL for integration-worker': 0 };
+  const cpu: Record<string, number> = { RabbitMQ: 0, PostgreSQL: 0, ...Object.fromEntries(MEASURED_SERVICES.map((service) => [`PostgreSQL for ${service}`, 0])) };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      const ms = comm === 'beam.smp' || comm === 'postgres' ? cpuMsOf(Number(entry)) : 0;
-      if (comm === 'beam.smp') cpu['RabbitMQ'] += ms;
-      if (comm !== 'postgres') continue;
-      cpu['PostgreSQL'] += ms;
-      const service = serviceOf.get(Number(entry));
-      if (service) cpu[`PostgreSQL for ${service}`] += ms;
+      if (comm === 'beam.smp') cpu['RabbitMQ'] += cpuMsOf(pid);
+      else if (comm === 'postgres') {
+        const ms = cpuMsOf(pid);
+        cpu['PostgreSQL'] += ms;
+        const service = serviceOf.get(pid);
+        if (service) cpu[`PostgreSQL for ${service}`] += ms;
+      }
     } catch {
       /* gone meanwhile */
     }

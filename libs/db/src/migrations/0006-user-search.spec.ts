@@ -3,7 +3,7 @@ import { SEARCH_FIELD_SEPARATOR } from '../pagination';
 import { scratchDatabase } from './scratch-database.spec-helper';
 
 const MIGRATION = '0006-user-search';
-const { owner, umzug } = scratchDatabase('m0006');
+const { owner, umzug, indexColumns } = scratchDatabase('m0006');
 
 const query = <T extends object>(sql: string, bind: unknown[] = []) => owner().query<T>(sql, { bind, type: QueryTypes.SELECT });
 
@@ -16,12 +16,7 @@ async function searchOf(email: string, firstName: string | null, lastName: strin
   return row!.search;
 }
 
-async function usersIndexes(): Promise<string[]> {
-  const rows = await query<{ def: string }>(
-    "SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'users' AND indexname IN ('users_created_idx', 'users_org_created_idx', 'users_unsearchable_idx') ORDER BY indexname",
-  );
-  return rows.map((r) => r.def.replace(/^.* USING btree /, ''));
-}
+const usersIndexes = () => indexColumns('users_created_idx', 'users_org_created_idx', 'users_unsearchable_idx');
 
 const MIGRATED = ['(created_at, id) INCLUDE (org_id, status, role, search)', '(org_id, created_at, id) INCLUDE (status, role, search)', '(org_id, created_at, id) WHERE (search IS NULL)'];
 
