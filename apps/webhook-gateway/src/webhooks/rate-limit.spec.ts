@@ -1,9 +1,12 @@
+import type { Request } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { ApiGatewayConfig } from '@saas/config';
 import { createLogger, createMetrics } from '@saas/http';
 // The api-gateway app is the one real hop in front of webhook-gateway; tests wire the two as deployed.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildGatewayApp } from '../../../api-gateway/src/app';
 import { createOrg, startApp, testConfig, unique } from '@saas/testing';
+import { memoizedIpKey } from './rate-limit';
 import { exampleEvent, secretOf, send, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -25,6 +28,18 @@ async function deliver(baseUrl: string, gw: GatewayUnderTest, orgSlug: string, h
 }
 
 describe('rate limit per client IP', () => {
+  it('when addresses repeat, then each gets the key ipKeyGenerator gives: IPv4-mapped as IPv4, IPv6 by its /56', () => {
+    const keyOf = memoizedIpKey();
+    const request = (ip: string) => ({ ip, socket: {} }) as unknown as Request;
+    const addresses = ['203.0.113.7', '::ffff:203.0.113.7', '::1', '2001:db8:1:100::1', '2001:db8:1:1ff::2', '2001:db8:1:200::1'];
+    for (const round of [1, 2]) {
+      expect({ round, keys: addresses.map((ip) => keyOf(request(ip))) }).toEqual({ round, keys: addresses.map((ip) => ipKeyGenerator(ip)) });
+    }
+    expect(keyOf(request('::ffff:203.0.113.7'))).toBe('203.0.113.7');
+    expect(keyOf(request('2001:db8:1:1ff::2'))).toBe(keyOf(request('2001:db8:1:100::1')));
+    expect(keyOf(request('2001:db8:1:200::1'))).not.toBe(keyOf(request('2001:db8:1:100::1')));
+  });
+
   it('when a client sends one request more than the limit through api-gateway, then it is 429 with Retry-After and RateLimit headers, spoofed X-Forwarded-For or not', async () => {
     const gw = await gateway({ WEBHOOK_RATE_LIMIT_COUNT: 5, WEBHOOK_RATE_LIMIT_PERIOD: 60, REDIS_KEY_PREFIX: ownPrefix() });
     const front = await startApp(
