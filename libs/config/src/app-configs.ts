@@ -11,6 +11,7 @@ import {
   portsPiece,
   rabbitPiece,
   redisPiece,
+  secretsKeyPiece,
   serviceTrustPiece,
   webhookPiece,
   workerPiece,
@@ -51,8 +52,10 @@ export interface IdentityConfigPart {
   LOGIN_MAX_FAILURES_PER_IP: number;
   LOGIN_FAILURE_WINDOW_SECONDS: number;
   INVITE_TTL_HOURS: number;
+  ACTIVATION_MAX_FAILURES_PER_IP: number;
 }
 export interface WebhookConfigPart {
+  /** Empty: the platform endpoint is off (404). */
   WEBHOOK_SECRET_USER_SERVICE: string;
   WEBHOOK_SECRET_PAYMENT_SERVICE: string;
   WEBHOOK_SECRET_COMMUNICATION_SERVICE: string;
@@ -65,6 +68,7 @@ export interface WebhookConfigPart {
   INGEST_MAX_BATCH_EVENTS: number;
   OUTBOX_RELAY_INTERVAL_MS: number;
   OUTBOX_RELAY_MIN_AGE_MS: number;
+  INTEGRATION_SECRETS_KEY: string;
 }
 export interface WorkerConfigPart {
   WORKER_PREFETCH: number;
@@ -104,7 +108,7 @@ const service = { ...basePiece, ...serviceTrustPiece, ...databasePiece, ...redis
 /** One joi schema per app, assembled from the shared pieces. */
 export const configSchemas = {
   'identity-service': Joi.object({ ...service, ...jwtSignPiece, ...identityPiece }),
-  'webhook-gateway': Joi.object({ ...service, ...webhookPiece, ...integrationStatusPiece }),
+  'webhook-gateway': Joi.object({ ...service, ...webhookPiece, ...secretsKeyPiece, ...integrationStatusPiece }),
   'integration-worker': Joi.object({ ...service, ...workerPiece }),
   'api-gateway': Joi.object({ ...basePiece, ...portsPiece, ...gatewayPiece }),
   migrate: Joi.object({

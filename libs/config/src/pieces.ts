@@ -9,7 +9,15 @@ export const DEV_SECRETS = {
   WEBHOOK_SECRET_USER_SERVICE: 'whsec_ZGV2LXVzZXItc2VydmljZS1zZWNyZXQtMDEyMzQ1Njc4OQ==',
   WEBHOOK_SECRET_PAYMENT_SERVICE: 'whsec_ZGV2LXBheW1lbnQtc2VydmljZS1zZWNyZXQtMDEyMzQ1Ng==',
   WEBHOOK_SECRET_COMMUNICATION_SERVICE: 'whsec_ZGV2LWNvbW11bmljYXRpb24tc2VydmljZS1zZWNyZXQtMA==',
+  // 32 bytes, base64: the AES-256-GCM key of integration source secrets
+  INTEGRATION_SECRETS_KEY: 'ZGV2LWludGVncmF0aW9uLXNlY3JldHMta2V5LTAxMjM=',
 } as const;
+
+/**
+ * Variables whose empty value means "off" rather than "not set": an empty WEBHOOK_SECRET_* disables that platform
+ * endpoint (404), in production too; unset, the development default applies (production requires a value).
+ */
+export const EMPTY_MEANS_OFF = ['WEBHOOK_SECRET_USER_SERVICE', 'WEBHOOK_SECRET_PAYMENT_SERVICE', 'WEBHOOK_SECRET_COMMUNICATION_SERVICE'] as const;
 
 const isProduction = Joi.ref('NODE_ENV');
 
@@ -82,9 +90,22 @@ export const identityPiece = {
   LOGIN_MAX_FAILURES_PER_IP: Joi.number().integer().min(1).default(50),
   LOGIN_FAILURE_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
   INVITE_TTL_HOURS: Joi.number().positive().default(72),
+  // failed activations (unknown, used or expired invite tokens) per client address within LOGIN_FAILURE_WINDOW_SECONDS
+  ACTIVATION_MAX_FAILURES_PER_IP: Joi.number().integer().min(1).default(20),
 };
 
-const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/=]+( +whsec_[A-Za-z0-9+/=]+)*$/);
+const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/=]+( +whsec_[A-Za-z0-9+/=]+)*$/).allow('');
+
+/** 32 bytes, base64 (`openssl rand -base64 32`). */
+const aesKey = Joi.string()
+  .base64()
+  .custom((value: string, helpers) => (Buffer.from(value, 'base64').length === 32 ? value : helpers.error('key.length')))
+  .messages({ 'key.length': '{{#label}} must be 32 bytes, base64-encoded (openssl rand -base64 32)' });
+
+/** The key of secrets stored encrypted (integration sources). */
+export const secretsKeyPiece = {
+  INTEGRATION_SECRETS_KEY: devSecret('INTEGRATION_SECRETS_KEY', aesKey),
+};
 
 export const webhookPiece = {
   WEBHOOK_SECRET_USER_SERVICE: devSecret('WEBHOOK_SECRET_USER_SERVICE', webhookSecret),

@@ -23,6 +23,7 @@ export type Action =
   | 'audit:verify'
   | 'integrations:read'
   | 'integrations:replay'
+  | 'integration_sources:manage'
   | 'subscriptions:read'
   | 'communication_logs:read';
 
@@ -51,6 +52,7 @@ export const POLICY: Readonly<Record<Action, readonly PrincipalRole[]>> = {
   'audit:verify': ADMINS,
   'integrations:read': ADMINS,
   'integrations:replay': ADMINS,
+  'integration_sources:manage': ADMINS,
   'subscriptions:read': ADMINS,
   'communication_logs:read': ADMINS,
 };

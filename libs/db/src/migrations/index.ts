@@ -7,6 +7,7 @@ import * as userSearch from './0006-user-search';
 import * as narrowOutbox from './0007-narrow-outbox';
 import * as emailLookup from './0008-email-lookup';
 import * as recipientLookup from './0009-recipient-lookup';
+import * as integrationSources from './0010-integration-sources';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -19,5 +20,6 @@ export const migrations = [
   { name: '0007-narrow-outbox', ...narrowOutbox },
   { name: '0008-email-lookup', ...emailLookup },
   { name: '0009-recipient-lookup', ...recipientLookup },
+  { name: '0010-integration-sources', ...integrationSources },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';

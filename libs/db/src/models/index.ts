@@ -18,6 +18,8 @@ export class Organization extends Model {
   @Column({ type: DataType.TEXT, allowNull: false }) declare name: string;
   @Column({ type: DataType.TEXT, allowNull: false }) declare slug: string;
   @Column({ type: DataType.TEXT, allowNull: false, defaultValue: 'active' }) declare status: OrgStatus;
+  /** Whether the user directory may link its entries to accounts it did not create (role `user` only). */
+  @Column({ type: DataType.BOOLEAN, allowNull: false, defaultValue: false }) declare directory_links_existing_users: boolean;
   @Column({ type: DataType.DATE }) declare created_at: Date;
   @Column({ type: DataType.DATE }) declare updated_at: Date;
 }
@@ -103,6 +105,8 @@ export class WebhookEvent extends Model {
   @Column({ type: DataType.INTEGER, allowNull: false, defaultValue: 0 }) declare duplicate_count: number;
   @Column({ type: DataType.DATE }) declare last_duplicate_at: Date | null;
   @Column({ type: DataType.TEXT }) declare request_id: string | null;
+  /** The integration source that delivered the event; null for a platform endpoint. */
+  @Column({ type: DataType.UUID }) declare source_id: string | null;
   @Column({ type: DataType.DATE }) declare received_at: Date;
   @Column({ type: DataType.DATE }) declare processed_at: Date | null;
   @Column({ type: DataType.DATE }) declare updated_at: Date;
@@ -146,4 +150,23 @@ export class CommunicationLog extends Model {
   @Column({ type: DataType.DATE }) declare updated_at: Date;
 }
 
-export const ALL_MODELS = [Organization, User, Invite, AuditLog, WebhookEvent, Subscription, CommunicationLog];
+export type SourceStatus = 'active' | 'disabled' | 'deleted';
+
+/** A webhook credential bound to one organization and one service (migration 0010). Secrets are AES-256-GCM ciphertexts. */
+@Table({ tableName: 'integration_sources', ...tableOptions })
+export class IntegrationSource extends Model {
+  @Column(uuidPk) declare id: string;
+  @Column({ type: DataType.UUID, allowNull: false }) declare org_id: string;
+  @Column({ type: DataType.TEXT, allowNull: false }) declare service: ServiceName;
+  @Column({ type: DataType.TEXT, allowNull: false }) declare name: string;
+  @Column({ type: DataType.TEXT, allowNull: false, defaultValue: 'active' }) declare status: SourceStatus;
+  @Column({ type: DataType.TEXT }) declare secret_ciphertext: string | null;
+  @Column({ type: DataType.TEXT }) declare previous_secret_ciphertext: string | null;
+  @Column({ type: DataType.DATE }) declare previous_secret_expires_at: Date | null;
+  @Column({ type: DataType.DATE }) declare secret_rotated_at: Date | null;
+  @Column({ type: DataType.DATE }) declare deleted_at: Date | null;
+  @Column({ type: DataType.DATE }) declare created_at: Date;
+  @Column({ type: DataType.DATE }) declare updated_at: Date;
+}
+
+export const ALL_MODELS = [Organization, User, Invite, AuditLog, WebhookEvent, Subscription, CommunicationLog, IntegrationSource];
