@@ -5,11 +5,12 @@
 import { QueryTypes } from 'sequelize';
 import { checkWebhookEvent, WEBHOOK_ENDPOINTS, type IntegrationService, type WebhookEndpoint } from '@saas/contracts';
 import { configSchemas, loadConfig, type WebhookGatewayConfig } from '@saas/config';
-import { ApiRouter, createHttpApp, startServer, UnsupportedMediaTypeError, ValidationError } from '@saas/http';
+import { ApiRouter, createHttpApp, startServer, ValidationError } from '@saas/http';
 import { publishIntegrationEvent, type PublishableEvent } from '@saas/messaging';
 import { createRuntime } from '@saas/runtime';
 import { OrganizationResolver } from '../../apps/webhook-gateway/src/webhooks/organizations';
-import { SignatureVerifier } from '../../apps/webhook-gateway/src/webhooks/signature';
+import { parseVerifiedJson, readRawJsonBody } from '../../apps/webhook-gateway/src/webhooks/body';
+import { SignatureVerifier, signingKeys } from '../../apps/webhook-gateway/src/webhooks/signature';
 
 const config = loadConfig<WebhookGatewayConfig>(configSchemas['webhook-gateway']);
 const runtime = createRuntime({ service: 'naive-webhooks', config });
@@ -21,8 +22,9 @@ const SECRETS: Record<IntegrationService, string> = {
 };
 
 const router = new ApiRouter();
+const verifier = new SignatureVerifier(config.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS);
 for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [WebhookEndpoint, IntegrationService][]) {
-  const verifier = new SignatureVerifier(SECRETS[service], config.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS);
+  const keys = signingKeys(SECRETS[service]);
   router.add({
     method: 'post',
     path: `/webhooks/${endpoint}`,
@@ -30,16 +32,17 @@ for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [WebhookE
     tags: ['bench'],
     security: 'webhook',
     responses: { 202: { description: 'stored and confirmed' } },
+    guards: readRawJsonBody(config.WEBHOOK_MAX_BODY_BYTES, () => undefined),
     handler: async (req, res) => {
-      if (!req.is('application/json')) throw new UnsupportedMediaTypeError();
-      verifier.verify(req.headers, req.rawBody ?? Buffer.alloc(0), Date.now());
-      const body = req.body as { events?: unknown[] };
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      verifier.verify(req.headers, raw, Date.now(), keys);
+      const body = parseVerifiedJson(raw) as { events?: unknown[] };
       const candidates = Array.isArray(body.events) ? body.events : [body];
       const checks = candidates.map((c) => checkWebhookEvent(service, c));
       const valid = checks.flatMap((c) => (c.ok ? [c] : []));
-      const orgs = await organizations.resolveMany(valid.map((c) => c.event.organization_id));
+      const orgs = await organizations.resolveMany(valid.map((c) => String(c.event.organization_id)));
       const rows = valid.flatMap((c) => {
-        const org = orgs.get(c.event.organization_id);
+        const org = orgs.get(String(c.event.organization_id));
         return org?.status === 'active' ? [{ org, check: c }] : [];
       });
       if (!rows.length) throw new ValidationError([{ path: '', message: 'no valid event' }]);
@@ -79,6 +82,7 @@ const app = createHttpApp({
   trustProxy: config.TRUST_PROXY,
   readiness: runtime.readiness,
   bodyLimit: config.WEBHOOK_MAX_BODY_BYTES,
+  rawBodyPrefix: '/webhooks/',
   api: { info: { title: 'naive', version: '0' }, routers: [router] },
 });
 void startServer(app, Number(process.env['BENCH_PORT']), { logger: runtime.logger, shutdownTimeoutMs: 2000, onShutdown: runtime.close });

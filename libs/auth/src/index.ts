@@ -4,3 +4,4 @@ export * from './signer';
 export * from './token-state';
 export * from './authenticator';
 export * from './scope';
+export * from './secret-box';

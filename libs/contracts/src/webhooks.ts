@@ -106,8 +106,8 @@ export interface WebhookEnvelope<T extends string = WebhookEventType, D = Record
   event_type: T;
   /** ISO 8601; orders events per entity. */
   timestamp: string;
-  /** The organization's slug (or its UUID). */
-  organization_id: string;
+  /** The organization's slug (or its UUID); optional at a source endpoint, where the source decides the organization. */
+  organization_id?: string;
   metadata: WebhookMetadata;
   data: D;
   [extra: string]: unknown;
@@ -201,12 +201,17 @@ export const webhookEnvelopeSchema = object({
   data: Joi.object().unknown(true).required(),
 });
 
+/** At a source endpoint the source decides the organization: `organization_id` may be left out. */
+const sourceEnvelopeSchema = webhookEnvelopeSchema.fork('organization_id', (schema) => schema.optional());
+
 /** Why an event was not taken; each rejected event carries one. */
 export type RejectionCode =
   | 'invalid_event'
   | 'unknown_event_type'
   | 'unknown_organization'
-  | 'organization_inactive';
+  | 'organization_inactive'
+  /** At a source endpoint: `organization_id` names another organization than the source's. */
+  | 'organization_mismatch';
 
 export interface EventFieldError {
   path: string;
@@ -233,15 +238,16 @@ function fieldErrors(details: ValidationErrorItem[], prefix: string[], code: Rej
 /**
  * Checks one event's envelope, its event type against the endpoint's service, and its `data` for that type.
  * Organization existence is the caller's concern (it needs the database). Unknown fields are allowed everywhere.
+ * `organizationOptional`: at a source endpoint, where the credential decides the organization.
  */
-export function checkWebhookEvent(service: IntegrationService, candidate: unknown): EventCheck {
+export function checkWebhookEvent(service: IntegrationService, candidate: unknown, options: { organizationOptional?: boolean } = {}): EventCheck {
   const eventId =
     candidate && typeof candidate === 'object' && typeof (candidate as { event_id?: unknown }).event_id === 'string'
       ? (candidate as { event_id: string }).event_id
       : null;
   const reject = (code: RejectionCode, errors: EventFieldError[]): EventCheck => ({ ok: false, eventId, code, errors });
 
-  const envelope = webhookEnvelopeSchema.validate(candidate, JOI_OPTIONS);
+  const envelope = (options.organizationOptional ? sourceEnvelopeSchema : webhookEnvelopeSchema).validate(candidate, JOI_OPTIONS);
   if (envelope.error) return reject('invalid_event', fieldErrors(envelope.error.details, [], 'invalid_event'));
   const event = candidate as WebhookEnvelope<string>;
   if (!SERVICE_EVENT_TYPES[service].includes(event.event_type)) {

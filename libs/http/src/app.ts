@@ -17,6 +17,11 @@ export interface HttpAppOptions {
   readiness: ReadinessChecks;
   /** Largest JSON or form body accepted (bytes or a size string); larger answers 413. `false`: bodies stream through unparsed (proxies). */
   bodyLimit?: number | string | false;
+  /**
+   * Requests under this path prefix (e.g. `/webhooks/`) are not parsed here: their routes read the raw body
+   * themselves, so that a signature is checked before any parse (signed webhooks).
+   */
+  rawBodyPrefix?: string;
   /** The service's declared API; mounted, and described at `GET /openapi.json`. */
   api?: { info: OpenApiInfo; routers: ApiRouter[] };
   /** Mounts anything else (e.g. a proxy) between the common middleware and the 404/error handlers. */
@@ -97,16 +102,14 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use(operationalRoutes(options.service, options.readiness, options.metrics.registry));
   const limit = options.bodyLimit ?? '100kb';
   if (limit !== false) {
-    app.use(
-      express.json({
-        limit,
-        type: ['application/json', 'application/*+json'],
-        verify: (req, _res, buf) => {
-          (req as express.Request).rawBody = buf;
-        },
-      }),
-    );
-    app.use(express.urlencoded({ limit, extended: false }));
+    const { rawBodyPrefix } = options;
+    // body-parser calls `type` with the request Express has already extended (`is`)
+    const parses = (types: string[]) => (req: unknown) => {
+      const request = req as Request;
+      return !(rawBodyPrefix && request.path.startsWith(rawBodyPrefix)) && Boolean(request.is(types));
+    };
+    app.use(express.json({ limit, type: parses(['application/json', 'application/*+json']) }));
+    app.use(express.urlencoded({ limit, extended: false, type: parses(['application/x-www-form-urlencoded']) }));
   }
   if (options.api) {
     const { info, routers } = options.api;

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { Op, col, literal, where as sqlWhere, type FindAttributeOptions, type ProjectionAlias, type WhereOptions } from 'sequelize';
-import { createAuthenticator, withOrgScope } from '@saas/auth';
+import { withOrgScope } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Joi } from '@saas/config';
 import {
@@ -89,9 +89,8 @@ function shownStatusIs(status: string | undefined): WhereOptions[] {
 }
 
 /** `/integrations/*`, `/subscriptions`, `/communication-logs`: admins see their organization, a superadmin every one. */
-export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): ApiRouter {
+export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>, authenticate: RequestHandler): ApiRouter {
   const { db, redis, config, broker, logger } = runtime;
-  const authenticate = createAuthenticator({ config, db, redis });
   const replayDeps = { db, broker, logger, publishTimeoutMs: PUBLISH_TIMEOUT_MS };
   const inScope = <T>(scope: string | null, work: (tx: Transaction) => Promise<T>) =>
     withOrgScope(db, scope, 'a superadmin reads integration data of every organization', work);

@@ -1,6 +1,8 @@
+import { SecretBox } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { OutboxRelay } from '@saas/messaging';
 import type { ServiceRuntime } from '@saas/runtime';
+import { SourceRegistry } from '../sources/registry';
 import { IngestPipeline } from './ingest';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics';
 import { OrganizationResolver } from './organizations';
@@ -8,11 +10,16 @@ import { OrganizationResolver } from './organizations';
 export interface WebhookComponents {
   metrics: WebhookMetrics;
   organizations: OrganizationResolver;
+  /** Integration source secrets, sealed and opened with INTEGRATION_SECRETS_KEY. */
+  secrets: SecretBox;
+  /** Active sources by id, cached for the webhook hot path. */
+  sources: SourceRegistry;
   pipeline: IngestPipeline;
   relay: OutboxRelay;
 }
 
 const ORG_CACHE_TTL_MS = 5000;
+const SOURCE_CACHE_TTL_MS = 5000;
 const byRuntime = new WeakMap<ServiceRuntime<WebhookGatewayConfig>, WebhookComponents>();
 
 /**
@@ -26,9 +33,12 @@ export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>)
   const metrics = createWebhookMetrics(runtime.metrics.registry);
   // A direct publish that takes longer than this is handed to the relay, which only looks at older rows.
   const publishTimeoutMs = Math.max(1000, Math.min(10000, Math.floor(config.OUTBOX_RELAY_MIN_AGE_MS / 2)));
+  const secrets = new SecretBox(config.INTEGRATION_SECRETS_KEY);
   components = {
     metrics,
     organizations: new OrganizationResolver(db, ORG_CACHE_TTL_MS),
+    secrets,
+    sources: new SourceRegistry(db, secrets, SOURCE_CACHE_TTL_MS),
     pipeline: new IngestPipeline({
       db,
       broker,

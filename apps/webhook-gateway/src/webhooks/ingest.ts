@@ -10,6 +10,8 @@ import type { WebhookMetrics } from './metrics';
 export interface IngestItem {
   orgId: string;
   service: IntegrationService;
+  /** The integration source that delivered it; null at a platform endpoint. */
+  sourceId: string | null;
   eventId: string;
   eventType: string;
   timestamp: Date;
@@ -55,14 +57,15 @@ const insertStatement = (rows: { item: IngestItem; dups: number }[]) => {
   return sql`
   WITH stored AS (
     INSERT INTO webhook_events AS e
-           (org_id, service, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
-    SELECT t.org_id, t.service, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
+           (org_id, service, source_id, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
+    SELECT t.org_id, t.service, t.source_id, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
            CASE WHEN t.dups > 0 THEN now() END
       FROM unnest(ARRAY[${column((r) => r.item.orgId)}]::uuid[], ARRAY[${column((r) => r.item.service)}]::text[],
+                  ARRAY[${column((r) => r.item.sourceId)}]::uuid[],
                   ARRAY[${column((r) => r.item.eventId)}]::text[], ARRAY[${column((r) => r.item.eventType)}]::text[],
                   ARRAY[${column((r) => r.item.timestamp.toISOString())}]::timestamptz[], ARRAY[${column((r) => r.item.payloadJson)}]::text[],
                   ARRAY[${column((r) => r.item.requestId)}]::text[], ARRAY[${column((r) => r.dups)}]::int[])
-           AS t(org_id, service, event_id, event_type, event_timestamp, payload, request_id, dups)
+           AS t(org_id, service, source_id, event_id, event_type, event_timestamp, payload, request_id, dups)
     ON CONFLICT (org_id, service, event_id) DO UPDATE
        SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
            last_duplicate_at = now()

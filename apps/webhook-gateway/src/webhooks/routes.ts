@@ -11,14 +11,18 @@ import {
   type IntegrationService,
   type RejectionCode,
   type SingleWebhookResponse,
+  type WebhookEnvelope,
 } from '@saas/contracts';
-import type { WebhookGatewayConfig } from '@saas/config';
-import { ApiRouter, AppError, UnsupportedMediaTypeError, ValidationError } from '@saas/http';
+import { Joi, type WebhookGatewayConfig } from '@saas/config';
+import { ApiRouter, AppError, ValidationError, type ResponseSpec } from '@saas/http';
 import type { ServiceRuntime } from '@saas/runtime';
+import type { ActiveSource } from '../sources/registry';
+import { parseVerifiedJson, readRawJsonBody } from './body';
 import { webhookComponents } from './components';
 import type { IngestItem } from './ingest';
+import type { ResolvedOrg } from './organizations';
 import { periodMs, webhookRateLimit } from './rate-limit';
-import { SignatureVerifier } from './signature';
+import { SignatureVerifier, signingKeys, WebhookSignatureError } from './signature';
 
 const SECRET_OF: Record<IntegrationService, keyof WebhookGatewayConfig> = {
   user_service: 'WEBHOOK_SECRET_USER_SERVICE',
@@ -26,23 +30,99 @@ const SECRET_OF: Record<IntegrationService, keyof WebhookGatewayConfig> = {
   communication_service: 'WEBHOOK_SECRET_COMMUNICATION_SERVICE',
 };
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 /** Per-event outcome before the response is shaped. */
 type Outcome = { eventId: string | null; result: 'accepted' | 'duplicate' } | { eventId: string | null; result: 'rejected'; code: RejectionCode; errors: EventFieldError[] };
 
+/** The organization a valid event goes to, or why it goes nowhere. */
+type Placement = { org: ResolvedOrg } | { code: RejectionCode; message: string };
+
+/**
+ * Who decides an event's organization. At a platform endpoint, the payload's `organization_id`; at a source
+ * endpoint, the source (`organization_id` may be left out, and naming another organization is refused).
+ */
+interface Tenancy {
+  sourceId: string | null;
+  organizationOptional: boolean;
+  place(events: WebhookEnvelope<string>[]): Promise<Placement[]>;
+}
+
 const receivedAt = new WeakMap<Request, number>();
+const sourceOf = new WeakMap<Request, ActiveSource>();
 
 const prefixErrors = (index: number, errors: EventFieldError[]) =>
   errors.map((e) => ({ ...e, path: e.path ? `events.${index}.${e.path}` : `events.${index}` }));
 
+const rawBodyOf = (req: Request) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+
+const RESPONSES: Record<number, ResponseSpec> = {
+  202: { description: 'Received: single `{status, event_id, result}` or batch `{status, accepted, duplicates, rejected, results}`', schema: webhookReceivedResponseSchema },
+  400: { description: 'Malformed JSON (`malformed_json`), or nested deeper than 64 levels (`body_too_deep`)' },
+  401: { description: 'Missing, invalid, stale or future signature; at a source endpoint also an unknown, disabled or deleted source, or another service’s. Nothing stored' },
+  413: { description: 'Body larger than WEBHOOK_MAX_BODY_BYTES' },
+  415: { description: 'Body is not JSON (UTF-8)' },
+  422: { description: 'An invalid single event, or a batch with no valid event (per-item errors)' },
+  429: { description: 'Rate limited per client IP', headers: { 'Retry-After': { description: 'seconds' }, 'RateLimit-Limit': { description: 'quota' }, 'RateLimit-Remaining': { description: 'left' }, 'RateLimit-Reset': { description: 'seconds' } } },
+  503: { description: 'Database unreachable', headers: { 'Retry-After': { description: 'seconds' } } },
+};
+
+const REQUEST_BODY_DOC = {
+  required: true,
+  content: {
+    'application/json': {
+      schema: {
+        oneOf: [
+          { type: 'object', description: 'One event: {event_id, event_type, timestamp, organization_id, metadata, data}' },
+          { type: 'object', required: ['events'], properties: { events: { type: 'array', items: { type: 'object' } } } },
+        ],
+      },
+    },
+  },
+};
+
+const signatureHeaders = (secretName: string) => [
+  { name: 'webhook-id', description: 'Unique message id (Standard Webhooks)' },
+  { name: 'webhook-timestamp', description: 'Unix seconds; within WEBHOOK_SIGNATURE_TOLERANCE_SECONDS of now' },
+  { name: 'webhook-signature', description: `v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with ${secretName}` },
+];
+
+/**
+ * `POST /webhooks/<service-endpoint>` (platform: the payload names the organization; off when its secret is empty) and
+ * `POST /webhooks/<service-endpoint>/<source_id>` (a source: its organization). Each request goes rate limit → raw
+ * body (size-limited) → signature → JSON parse (depth-limited) → validation, so an unsigned body costs no parse.
+ */
 export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): ApiRouter {
   const { config, logger, redis } = runtime;
-  const { metrics, organizations, pipeline } = webhookComponents(runtime);
+  const { metrics, organizations, pipeline, sources } = webhookComponents(runtime);
+  const verifier = new SignatureVerifier(config.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS);
   const router = new ApiRouter();
 
+  const platformTenancy: Tenancy = {
+    sourceId: null,
+    organizationOptional: false,
+    async place(events) {
+      const refs = events.map((event) => String(event.organization_id).trim());
+      const orgs = await organizations.resolveMany(refs);
+      return refs.map((ref): Placement => {
+        const org = orgs.get(ref);
+        return org ? { org } : { code: 'unknown_organization', message: `no organization "${ref}"` };
+      });
+    },
+  };
+
+  const sourceTenancy = (source: ActiveSource): Tenancy => ({
+    sourceId: source.id,
+    organizationOptional: true,
+    async place(events) {
+      const org = { id: source.orgId, status: source.orgStatus };
+      return events.map((event): Placement => {
+        const ref = event.organization_id?.trim().toLowerCase();
+        if (ref === undefined || ref === source.orgSlug || ref === source.orgId) return { org };
+        return { code: 'organization_mismatch', message: `"${event.organization_id}" is not the organization of this source` };
+      });
+    },
+  });
+
   for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [string, IntegrationService][]) {
-    const verifier = new SignatureVerifier(String(config[SECRET_OF[service]]), config.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS);
     const count = (outcome: string) => metrics.requests.inc({ service, outcome });
 
     const rateLimit = webhookRateLimit({
@@ -54,48 +134,60 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
       onStoreError: () => metrics.rateLimitStoreErrors.inc(),
       onLimited: () => count('rate_limited'),
     });
-
-    const requireJson: RequestHandler = (req, _res, next) => {
+    const markReceived: RequestHandler = (req, _res, next) => {
       receivedAt.set(req, Date.now());
-      if (req.is(JSON_TYPES)) return next();
-      count('invalid');
-      next(new UnsupportedMediaTypeError());
+      next();
     };
-
-    const verifySignature: RequestHandler = (req, _res, next) => {
+    const readBody = readRawJsonBody(config.WEBHOOK_MAX_BODY_BYTES, () => count('invalid'));
+    const parseBody: RequestHandler = (req, _res, next) => {
       try {
-        verifier.verify(req.headers, req.rawBody ?? Buffer.alloc(0), receivedAt.get(req) ?? Date.now());
+        req.body = parseVerifiedJson(rawBodyOf(req));
         next();
       } catch (err) {
-        count('unauthorized');
+        count('invalid');
         next(err);
       }
     };
+    const refuse = (err: unknown, next: (err: unknown) => void) => {
+      count('unauthorized');
+      next(err);
+    };
 
-    /** Validates each event and resolves its organization; every event ends up an ingest item or a rejection. */
-    async function screen(candidates: unknown[], requestId: string): Promise<Outcome[]> {
-      const checks = candidates.map((candidate) => checkWebhookEvent(service, candidate));
-      const refs = checks.flatMap((c) => (c.ok ? [c.event.organization_id.trim()] : []));
-      const orgs = refs.length ? await organizations.resolveMany(refs) : new Map();
+    /** Validates each event and places it in its organization; every event ends up an ingest item or a rejection. */
+    async function screen(candidates: unknown[], tenancy: Tenancy, requestId: string): Promise<Outcome[]> {
+      const checks = candidates.map((candidate) => checkWebhookEvent(service, candidate, { organizationOptional: tenancy.organizationOptional }));
+      const valid = checks.flatMap((check, index) => (check.ok ? [{ check, index }] : []));
+      const placements = valid.length ? await tenancy.place(valid.map(({ check }) => check.event)) : [];
       const outcomes: Outcome[] = [];
-      const items: { index: number; item: IngestItem }[] = [];
       checks.forEach((check, index) => {
-        if (!check.ok) {
-          outcomes[index] = { eventId: check.eventId, result: 'rejected', code: check.code, errors: check.errors };
+        if (!check.ok) outcomes[index] = { eventId: check.eventId, result: 'rejected', code: check.code, errors: check.errors };
+      });
+      const items: { index: number; item: IngestItem }[] = [];
+      valid.forEach(({ check, index }, i) => {
+        const placement = placements[i] as Placement;
+        const refused: { code: RejectionCode; message: string } | null =
+          'code' in placement
+            ? placement
+            : placement.org.status !== 'active'
+              ? { code: 'organization_inactive', message: `the organization is ${placement.org.status}` }
+              : null;
+        if (refused) {
+          outcomes[index] = { eventId: check.event.event_id, result: 'rejected', code: refused.code, errors: [{ path: 'organization_id', message: refused.message, code: refused.code }] };
           return;
         }
         const { event } = check;
-        const ref = event.organization_id.trim();
-        const org = orgs.get(ref);
-        if (!org || org.status !== 'active') {
-          const code: RejectionCode = org ? 'organization_inactive' : 'unknown_organization';
-          const message = org ? `organization "${ref}" is ${org.status}` : `no organization "${ref}"`;
-          outcomes[index] = { eventId: event.event_id, result: 'rejected', code, errors: [{ path: 'organization_id', message, code }] };
-          return;
-        }
         items.push({
           index,
-          item: { orgId: org.id, service, eventId: event.event_id, eventType: event.event_type, timestamp: check.timestamp, payloadJson: check.json, requestId },
+          item: {
+            orgId: (placement as { org: ResolvedOrg }).org.id,
+            service,
+            sourceId: tenancy.sourceId,
+            eventId: event.event_id,
+            eventType: event.event_type,
+            timestamp: check.timestamp,
+            payloadJson: check.json,
+            requestId,
+          },
         });
       });
       if (items.length) {
@@ -106,53 +198,16 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
       return outcomes;
     }
 
-    router.add({
-      method: 'post',
-      path: `/webhooks/${endpoint}`,
-      summary: `Receive ${service} webhooks`,
-      description:
-        `Standard Webhooks-signed delivery of one event or a batch \`{"events": [...]}\` (at most WEBHOOK_MAX_BATCH). ` +
-        `Event types: ${SERVICE_EVENT_TYPES[service].join(', ')}. 202 means the accepted events are committed; ` +
-        'a redelivered event answers `duplicate`. Unknown fields are accepted and stored.',
-      tags: ['webhooks'],
-      security: 'webhook',
-      guards: [rateLimit, requireJson, verifySignature],
-      headerParams: [
-        { name: 'webhook-id', description: 'Unique message id (Standard Webhooks)' },
-        { name: 'webhook-timestamp', description: 'Unix seconds; within WEBHOOK_SIGNATURE_TOLERANCE_SECONDS of now' },
-        { name: 'webhook-signature', description: `v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with WEBHOOK_SECRET_${service.toUpperCase()}` },
-      ],
-      requestBodyDoc: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              oneOf: [
-                { type: 'object', description: 'One event: {event_id, event_type, timestamp, organization_id, metadata, data}' },
-                { type: 'object', required: ['events'], properties: { events: { type: 'array', items: { type: 'object' } } } },
-              ],
-            },
-          },
-        },
-      },
-      responses: {
-        202: { description: 'Received: single `{status, event_id, result}` or batch `{status, accepted, duplicates, rejected, results}`', schema: webhookReceivedResponseSchema },
-        400: { description: 'Malformed JSON' },
-        401: { description: 'Missing, invalid, stale or future signature; nothing stored' },
-        413: { description: 'Body larger than WEBHOOK_MAX_BODY_BYTES' },
-        415: { description: 'Body is not JSON' },
-        422: { description: 'An invalid single event, or a batch with no valid event (per-item errors)' },
-        429: { description: 'Rate limited per client IP', headers: { 'Retry-After': { description: 'seconds' }, 'RateLimit-Limit': { description: 'quota' }, 'RateLimit-Remaining': { description: 'left' }, 'RateLimit-Reset': { description: 'seconds' } } },
-        503: { description: 'Database unreachable', headers: { 'Retry-After': { description: 'seconds' } } },
-      },
-      handler: async (req, res) => {
+    function ingestHandler(tenancyOf: (req: Request) => Tenancy): RequestHandler {
+      return async (req, res) => {
         const started = performance.now();
         const requestId = String(req.id);
+        const tenancy = tenancyOf(req);
         const body: unknown = req.body;
         const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
         try {
           if (!isBatch) {
-            const [outcome] = await screen([body], requestId);
+            const [outcome] = await screen([body], tenancy, requestId);
             if (outcome.result === 'rejected') throw new ValidationError(outcome.errors, 'The event was rejected', outcome.code);
             const response: SingleWebhookResponse = { status: 'received', event_id: String(outcome.eventId), result: outcome.result };
             res.status(202).json(response);
@@ -168,7 +223,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
               'invalid_batch',
             );
           }
-          const outcomes = await screen(events, requestId);
+          const outcomes = await screen(events, tenancy, requestId);
           const results: BatchItemResult[] = outcomes.map((o, index) =>
             o.result === 'rejected' ? { index, event_id: o.eventId, result: o.result, code: o.code, errors: o.errors } : { index, event_id: o.eventId, result: o.result },
           );
@@ -188,8 +243,84 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
           count(!(err instanceof AppError) ? 'error' : err.status === 503 ? 'unavailable' : 'invalid');
           throw err;
         }
-      },
+      };
+    }
+
+    const platformSecret = String(config[SECRET_OF[service]]).trim();
+    if (platformSecret) {
+      const keys = signingKeys(platformSecret);
+      const verifyPlatform: RequestHandler = (req, _res, next) => {
+        try {
+          verifier.verify(req.headers, rawBodyOf(req), receivedAt.get(req) ?? Date.now(), keys);
+          next();
+        } catch (err) {
+          refuse(err, next);
+        }
+      };
+      router.add({
+        method: 'post',
+        path: `/webhooks/${endpoint}`,
+        summary: `Receive ${service} webhooks for any organization (platform provider)`,
+        description:
+          `Standard Webhooks-signed delivery of one event or a batch \`{"events": [...]}\` (at most WEBHOOK_MAX_BATCH); \`organization_id\` names the organization. ` +
+          `Event types: ${SERVICE_EVENT_TYPES[service].join(', ')}. 202 means the accepted events are committed; a redelivered event answers \`duplicate\`. ` +
+          `Unknown fields are accepted and stored. Off (404) when ${SECRET_OF[service]} is empty.`,
+        tags: ['webhooks'],
+        security: 'webhook',
+        guards: [rateLimit, markReceived, ...readBody, verifyPlatform, parseBody],
+        headerParams: signatureHeaders(SECRET_OF[service]),
+        requestBodyDoc: REQUEST_BODY_DOC,
+        responses: RESPONSES,
+        handler: ingestHandler(() => platformTenancy),
+      });
+    }
+
+    /**
+     * The source's secrets verify its deliveries; an unknown, disabled or deleted source, or one of another service, is
+     * verified against no key at all, so every refusal is the same 401. A mismatch against a cached entry reads the
+     * source again once (a rotation made on another replica).
+     */
+    const verifySource: RequestHandler = async (req, _res, next) => {
+      const id = String(req.params['sourceId']);
+      const at = receivedAt.get(req) ?? Date.now();
+      const check = (source: ActiveSource | null) => {
+        const usable = source?.service === service ? source : null;
+        verifier.verify(req.headers, rawBodyOf(req), at, usable?.keysAt(at) ?? []);
+        return usable as ActiveSource;
+      };
+      try {
+        const cached = await sources.find(id);
+        let source: ActiveSource;
+        try {
+          source = check(cached);
+        } catch (err) {
+          if (!(err instanceof WebhookSignatureError && err.code === 'invalid_signature')) throw err;
+          source = check(await sources.reload(id));
+        }
+        sourceOf.set(req, source);
+        next();
+      } catch (err) {
+        if (err instanceof WebhookSignatureError) refuse(err, next);
+        else next(err);
+      }
+    };
+    router.add({
+      method: 'post',
+      path: `/webhooks/${endpoint}/:sourceId`,
+      summary: `Receive ${service} webhooks of one organization, through its integration source`,
+      description:
+        'Signed with the source’s secret (current, or the previous one during a rotation’s overlap). The source decides the organization: ' +
+        '`organization_id` may be left out; an event naming another organization is rejected `organization_mismatch`. Otherwise as the platform endpoint.',
+      tags: ['webhooks'],
+      security: 'webhook',
+      guards: [rateLimit, markReceived, ...readBody, verifySource, parseBody],
+      request: { params: Joi.object({ sourceId: Joi.string().description('the source’s id (POST /integrations/sources)') }) },
+      headerParams: signatureHeaders('the source’s secret'),
+      requestBodyDoc: REQUEST_BODY_DOC,
+      responses: RESPONSES,
+      handler: ingestHandler((req) => sourceTenancy(sourceOf.get(req) as ActiveSource)),
     });
+
   }
   return router;
 }

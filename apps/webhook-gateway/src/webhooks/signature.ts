@@ -22,24 +22,23 @@ function hmacKey(secret: string): Buffer {
   return key;
 }
 
+/** The HMAC keys of space-separated secrets (several while a platform secret is rotated). */
+export function signingKeys(secrets: string): Buffer[] {
+  return secrets.trim().split(/\s+/).map(hmacKey);
+}
+
 /**
- * Standard Webhooks verification of the raw body against every configured secret of one service (several,
- * space-separated, while a secret is rotated): base64 HMAC-SHA256 of `id.timestamp.body`, timestamp checked against
- * WEBHOOK_SIGNATURE_TOLERANCE_SECONDS at receipt. The HMAC is node:crypto's rather than the `standardwebhooks`
- * library's pure-JavaScript SHA-256, which blocked the event loop 2 ms for a 100-event batch and 29 ms for a 1 MB body
- * (node:crypto: 0.11 ms and 2.1 ms); the tests sign with that library, so both stay byte-for-byte compatible.
+ * Standard Webhooks verification of the raw body against the keys that may have signed it (a platform endpoint's
+ * configured secrets, or a source's current and unexpired previous secret): base64 HMAC-SHA256 of
+ * `id.timestamp.body`, timestamp checked against WEBHOOK_SIGNATURE_TOLERANCE_SECONDS at receipt. The HMAC is
+ * node:crypto's rather than the `standardwebhooks` library's pure-JavaScript SHA-256, which blocked the event loop
+ * 2 ms for a 100-event batch and 29 ms for a 1 MB body (node:crypto: 0.11 ms and 2.1 ms); the tests sign with that
+ * library, so both stay byte-for-byte compatible.
  */
 export class SignatureVerifier {
-  private readonly keys: Buffer[];
+  constructor(private readonly toleranceSeconds: number) {}
 
-  constructor(
-    secrets: string,
-    private readonly toleranceSeconds: number,
-  ) {
-    this.keys = secrets.trim().split(/\s+/).map(hmacKey);
-  }
-
-  verify(headers: Record<string, string | string[] | undefined>, rawBody: Buffer, receivedAtMs: number): void {
+  verify(headers: Record<string, string | string[] | undefined>, rawBody: Buffer, receivedAtMs: number, keys: readonly Buffer[]): void {
     const id = header(headers, 'webhook-id');
     const timestampHeader = header(headers, 'webhook-timestamp');
     const signatures = header(headers, 'webhook-signature');
@@ -56,7 +55,7 @@ export class SignatureVerifier {
       .split(' ')
       .filter((s) => s.startsWith('v1,'))
       .map((s) => Buffer.from(s.slice(3)));
-    for (const key of this.keys) {
+    for (const key of keys) {
       const expected = Buffer.from(createHmac('sha256', key).update(`${id}.${timestamp}.`).update(rawBody).digest('base64'));
       if (offered.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected))) return;
     }

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { Op, type WhereOptions } from 'sequelize';
+import { appendAudit } from '@saas/audit';
+import type { SecretBox } from '@saas/auth';
+import { ENDPOINT_OF_SERVICE, type IntegrationService } from '@saas/contracts';
+import { afterKeyset, IntegrationSource, keysetAttribute, Organization, type KeysetCursor, type SourceStatus, type Transaction } from '@saas/db';
+import { ConflictError, NotFoundError } from '@saas/http';
+
+/** Who changes a source, as its audit entry records them. */
+export interface SourceActor {
+  userId: string;
+  requestId: string | null;
+  ip: string | null;
+}
+
+/** A new signing secret: `whsec_` and 32 random bytes, base64 (the Standard Webhooks form). */
+export const generateSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
+
+/** The source as the API shows it: never a secret. */
+export function toSourceResource(source: IntegrationSource) {
+  return {
+    id: source.id,
+    org_id: source.org_id,
+    service: source.service,
+    name: source.name,
+    status: source.status,
+    endpoint: `/webhooks/${ENDPOINT_OF_SERVICE[source.service]}/${source.id}`,
+    secret_rotated_at: iso(source.secret_rotated_at),
+    previous_secret_expires_at: iso(source.previous_secret_expires_at),
+    created_at: iso(source.created_at),
+    updated_at: iso(source.updated_at),
+  };
+}
+
+function auditSource(tx: Transaction, source: IntegrationSource, action: string, actor: SourceActor, metadata: Record<string, unknown>) {
+  return appendAudit(tx, {
+    orgId: source.org_id,
+    actorType: 'user',
+    actorId: actor.userId,
+    action: `integration.source.${action}`,
+    targetType: 'integration_source',
+    targetId: source.id,
+    requestId: actor.requestId,
+    ip: actor.ip,
+    metadata: { service: source.service, ...metadata },
+  });
+}
+
+/**
+ * Creates an active source for an organization with a fresh secret, audited; returns the secret this once. The
+ * organization must exist and not be deleted (a suspended one may get sources: its events are refused while it is).
+ */
+export async function createSource(
+  tx: Transaction,
+  box: SecretBox,
+  input: { orgId: string; service: IntegrationService; name?: string },
+  actor: SourceActor,
+): Promise<{ source: IntegrationSource; secret: string }> {
+  const org = await Organization.findByPk(input.orgId, { transaction: tx, lock: tx.LOCK.KEY_SHARE });
+  if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
+  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  const source = IntegrationSource.build({ org_id: org.id, service: input.service, name: input.name ?? input.service, status: 'active' });
+  const secret = generateSecret();
+  source.secret_ciphertext = box.seal(secret, source.id);
+  await source.save({ transaction: tx });
+  await auditSource(tx, source, 'created', actor, { name: source.name });
+  return { source, secret };
+}
+
+/** A source the transaction can see and that is not deleted (else 404), locked for a change when `forUpdate`. */
+export async function findSource(tx: Transaction, id: string, forUpdate = false): Promise<IntegrationSource> {
+  const source = await IntegrationSource.findByPk(id, { transaction: tx, ...(forUpdate ? { lock: tx.LOCK.UPDATE } : {}) });
+  if (!source || source.status === 'deleted') throw new NotFoundError('source_not_found', 'Integration source not found');
+  return source;
+}
+
+export interface SourceListQuery {
+  orgScope: string | null;
+  service?: IntegrationService;
+  status?: Exclude<SourceStatus, 'deleted'>;
+  limit: number;
+  cursor?: KeysetCursor;
+}
+
+/** Sources newest first (deleted ones are gone from lists); `limit + 1` rows, for `pageOf`. */
+export function listSources(tx: Transaction, query: SourceListQuery): Promise<IntegrationSource[]> {
+  const where: WhereOptions = {
+    ...(query.orgScope ? { org_id: query.orgScope } : {}),
+    ...(query.service ? { service: query.service } : {}),
+    status: query.status ?? { [Op.ne]: 'deleted' },
+    [Op.and]: afterKeyset('created_at', query.cursor),
+  };
+  return IntegrationSource.findAll({
+    where,
+    attributes: { include: [keysetAttribute('created_at')] },
+    order: [['created_at', 'DESC'], ['id', 'DESC']],
+    limit: query.limit + 1,
+    transaction: tx,
+  });
+}
+
+/** Renames and/or disables or re-enables a source; audited with what changed. */
+export async function updateSource(tx: Transaction, source: IntegrationSource, changes: { name?: string; status?: 'active' | 'disabled' }, actor: SourceActor): Promise<IntegrationSource> {
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  if (changes.name !== undefined && changes.name !== source.name) changed['name'] = { from: source.name, to: changes.name };
+  if (changes.status !== undefined && changes.status !== source.status) changed['status'] = { from: source.status, to: changes.status };
+  if (!Object.keys(changed).length) return source;
+  await source.update({ ...(changed['name'] ? { name: changes.name } : {}), ...(changed['status'] ? { status: changes.status } : {}) }, { transaction: tx });
+  await auditSource(tx, source, 'updated', actor, { changes: changed });
+  return source;
+}
+
+/**
+ * A new secret; the current one keeps verifying for `overlapSeconds` (0: not at all) so the sender can switch
+ * without losing a delivery. A secret older than that (an earlier rotation's) is dropped. Audited; the new secret is
+ * returned this once.
+ */
+export async function rotateSource(
+  tx: Transaction,
+  box: SecretBox,
+  source: IntegrationSource,
+  overlapSeconds: number,
+  actor: SourceActor,
+): Promise<{ secret: string; previousExpiresAt: Date | null }> {
+  const secret = generateSecret();
+  const now = Date.now();
+  const previousExpiresAt = overlapSeconds > 0 ? new Date(now + overlapSeconds * 1000) : null;
+  await source.update(
+    {
+      secret_ciphertext: box.seal(secret, source.id),
+      previous_secret_ciphertext: previousExpiresAt ? source.secret_ciphertext : null,
+      previous_secret_expires_at: previousExpiresAt,
+      secret_rotated_at: new Date(now),
+    },
+    { transaction: tx },
+  );
+  await auditSource(tx, source, 'rotated', actor, { overlap_seconds: overlapSeconds, previous_secret_expires_at: iso(previousExpiresAt) });
+  return { secret, previousExpiresAt };
+}
+
+/** Deletes a source: its secrets are erased, it answers 404 from now on; its events stay (they name it). Audited. */
+export async function deleteSource(tx: Transaction, source: IntegrationSource, actor: SourceActor): Promise<void> {
+  await source.update(
+    { status: 'deleted', secret_ciphertext: null, previous_secret_ciphertext: null, previous_secret_expires_at: null, deleted_at: new Date() },
+    { transaction: tx },
+  );
+  await auditSource(tx, source, 'deleted', actor, { name: source.name });
+}
