@@ -4,7 +4,7 @@ import { createAuthenticator, createTokenSigner, invalidateOrgTokenState, invali
 import { createPasswordVerifier, type Actor } from '@saas/identity';
 import { requirePrincipal, type Principal } from '@saas/rbac';
 import type { ServiceRuntime } from '@saas/runtime';
-import { createLoginThrottle, type LoginThrottle } from './throttle';
+import { createActivationThrottle, createLoginThrottle, type ActivationThrottle, type LoginThrottle } from './throttle';
 
 /** What identity-service's routes share: the runtime's connections plus the signing key and the authenticator. */
 export interface IdentityContext {
@@ -14,6 +14,8 @@ export interface IdentityContext {
   authenticate: RequestHandler;
   /** Failed-login counters per account and per address (also guards password changes). */
   throttle: LoginThrottle;
+  /** Failed invite activations per address: bounds token guessing and the look-ups it causes. */
+  activationThrottle: ActivationThrottle;
   verifyPassword: (password: string, hash: string | null | undefined) => Promise<boolean>;
   /** Clears cached token state after a commit that revoked tokens (a user's, or every member's of an organization). */
   invalidate(target: { userId?: string; orgId?: string }): Promise<void>;
@@ -32,6 +34,12 @@ export function createIdentityContext(runtime: ServiceRuntime<IdentityServiceCon
       prefix,
       maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       maxPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
+      windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    }),
+    activationThrottle: createActivationThrottle({
+      redis,
+      prefix,
+      maxPerIp: config.ACTIVATION_MAX_FAILURES_PER_IP,
       windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     }),
     verifyPassword: createPasswordVerifier(config.BCRYPT_COST),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Organization, User } from '@saas/db';
 import { auditEntries, bearer, createOrg, createUser, DEFAULT_TEST_PASSWORD, startIdentity, unique, type IdentityHarness } from './harness';
@@ -13,6 +14,8 @@ const login = (email: string, password: string, ip?: string) => {
   return (ip ? req.set('X-Forwarded-For', ip) : req).send({ email, password });
 };
 const randomIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+/** A /64 of its own per call (documentation prefix 2001:db8::/32), as `2001:db8:xxxx:xxxx`. */
+const randomIpv6Prefix = () => `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
 const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, request_id: undefined });
 
 describe('POST /users/login', () => {
@@ -118,6 +121,14 @@ describe('POST /users/login throttling per address', () => {
     for (let i = 0; i < 3; i += 1) expect((await attempt(`${unique('spray')}@example.test`, ip)).status).toBe(401);
     expect((await attempt(`${unique('spray')}@example.test`, ip)).status).toBe(429);
     expect((await attempt(`${unique('spray')}@example.test`, randomIp())).status).toBe(401);
+  });
+
+  it('when addresses of one IPv6 /64 fail on several accounts, then they share one budget, while an address of another /64 has its own', async () => {
+    const attempt = (from: string) => small.http.post('/users/login').set('X-Forwarded-For', from).send({ email: `${unique('spray')}@example.test`, password: 'wrong-password' });
+    const network = randomIpv6Prefix();
+    for (const host of ['::1', ':a:b:c:d', ':ffff:ffff:ffff:ffff']) expect((await attempt(`${network}${host}`)).status).toBe(401);
+    expect((await attempt(`${network}::2`)).status).toBe(429);
+    expect((await attempt(`${randomIpv6Prefix()}::2`)).status).toBe(401);
   });
 });
 

@@ -28,20 +28,34 @@ export async function issueInvite(tx: Transaction, user: User, ttlHours: number,
   return { invite_token: token, expires_at: expiresAt.toISOString() };
 }
 
+const invalidInvite = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
+
+/** The invite of a token that can still activate its user: not used, not expired. */
+const usableInvite = (token: string) => ({ token_hash: hashInviteToken(token), used_at: null, expires_at: { [Op.gt]: new Date() } });
+
+/** The invited user if still pending; otherwise the same 400 as for an unusable token. */
+async function pendingInvitee(tx: Transaction, userId: string | undefined, lock: boolean): Promise<User> {
+  const user = userId ? await User.findByPk(userId, { transaction: tx, lock: lock && tx.LOCK.NO_KEY_UPDATE }) : null;
+  if (!user || user.status !== 'pending') throw invalidInvite();
+  return user;
+}
+
+/**
+ * Answers 400 as `consumeInvite` would, reading only (no write, no lock): lets an activation refuse an unusable token
+ * before paying for the new password's hash. A pre-check only: the invite can still be used or revoked afterwards, so
+ * `consumeInvite` stays the authority.
+ */
+export async function assertInviteUsable(tx: Transaction, token: string): Promise<void> {
+  const invite = await Invite.findOne({ attributes: ['user_id'], where: usableInvite(token), transaction: tx });
+  await pendingInvitee(tx, invite?.user_id, false);
+}
+
 /**
  * Consumes an invite atomically (one UPDATE: of two concurrent activations exactly one wins) and returns its pending
  * user, locked. A used, unknown or expired token, or a user no longer pending, answers 400. Needs a system transaction:
  * the token is all the caller has.
  */
 export async function consumeInvite(tx: Transaction, token: string): Promise<User> {
-  const [count, rows] = await Invite.update(
-    { used_at: new Date() },
-    { where: { token_hash: hashInviteToken(token), used_at: null, expires_at: { [Op.gt]: new Date() } }, returning: true, transaction: tx },
-  );
-  const invalid = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
-  const userId = count === 1 ? rows[0]?.user_id : undefined;
-  if (!userId) throw invalid();
-  const user = await User.findByPk(userId, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
-  if (!user || user.status !== 'pending') throw invalid();
-  return user;
+  const [count, rows] = await Invite.update({ used_at: new Date() }, { where: usableInvite(token), returning: true, transaction: tx });
+  return pendingInvitee(tx, count === 1 ? rows[0]?.user_id : undefined, true);
 }

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { Joi } from '@saas/config';
 import { Organization, User } from '@saas/db';
 import { ApiRouter, UnauthorizedError, ValidationError } from '@saas/http';
-import { activateMember, audit, consumeInvite, hashPassword, presentedPasswordSchema } from '@saas/identity';
+import { activateMember, assertInviteUsable, audit, consumeInvite, hashPassword, presentedPasswordSchema } from '@saas/identity';
 import { actorOf, type IdentityContext } from '../context';
 import { email, invalid, newPasswordSchema, tokenResponse } from '../schemas';
 
@@ -32,7 +32,7 @@ type FailureReason = 'unknown_email' | 'no_password' | 'wrong_password' | 'user_
 
 export function sessionRoutes(ctx: IdentityContext): ApiRouter {
   const { db } = ctx.runtime;
-  const { throttle } = ctx;
+  const { throttle, activationThrottle } = ctx;
 
   const login: RequestHandler = async (req, res) => {
     const { email: address, password } = req.body as { email: string; password: string };
@@ -69,11 +69,16 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
 
   const activate: RequestHandler = async (req, res) => {
     const { token, password } = req.body as { token: string; password: string };
+    const attempt = await activationThrottle.reserve(req.ip ?? 'unknown');
+    // An unusable token is refused before bcrypt, so guessing costs a look-up, not a hash; no transaction stays open
+    // while the hash is computed.
+    await db.asSystem('check an invite token before hashing the password', (tx) => assertInviteUsable(tx, token));
     const passwordHash = await hashPassword(password, ctx.config.BCRYPT_COST);
     const user = await db.asSystem('activate an account by its invite token', async (tx) => {
       const pending = await consumeInvite(tx, token);
       return activateMember(tx, pending, passwordHash, { requestId: String(req.id), ip: req.ip ?? null });
     });
+    await attempt.release();
     res.json(ctx.signer.sign(user));
   };
 
@@ -116,6 +121,7 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
       method: 'post',
       path: '/users/activate',
       summary: 'Accept an invite: set the password and activate the account',
+      description: 'Too many failed activations (unusable tokens) per address answer 429 with Retry-After.',
       tags: ['auth'],
       security: 'none',
       request: { body: Joi.object({ token: Joi.string().max(200).required(), password: newPasswordSchema.required() }).label('ActivateRequest') },
@@ -123,6 +129,8 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
         200: { description: 'Activated; an access token as from login', schema: tokenResponse },
         400: { description: 'The invite token is unknown, used or expired' },
         ...invalid,
+        429: { description: 'Too many failed activations', headers: { 'Retry-After': { description: 'seconds to wait' } } },
+        503: { description: 'The activation throttle (Redis) is unavailable: activations fail closed' },
       },
       handler: activate,
     });
