@@ -61,6 +61,7 @@ export class SourceRegistry {
 
   /** Reads the source again unless its entry is younger than `refreshAfterMs`; the entry as it then is. */
   async reload(id: string): Promise<ActiveSource | null> {
+    if (!isUuid(id)) return null;
     const key = id.toLowerCase();
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.loadedAt < this.refreshAfterMs) return hit.source;

@@ -67,14 +67,16 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** Sign this body but send `body` (tampering). */
   signedBody?: string;
+  /** Send to the integration source's endpoint, /webhooks/<endpoint>/<sourceId>. */
+  sourceId?: string;
 }
 
-/** POSTs a Standard Webhooks-signed body to /webhooks/<endpoint>. */
+/** POSTs a Standard Webhooks-signed body to /webhooks/<endpoint> (or a source's /webhooks/<endpoint>/<id>). */
 export async function send(baseUrl: string, endpoint: WebhookEndpoint, payload: unknown, options: SendOptions): Promise<{ status: number; headers: Headers; body: Answer }> {
   const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const id = options.id ?? `msg_${randomUUID()}`;
   const at = options.at ?? new Date();
-  const res = await fetch(`${baseUrl}/webhooks/${endpoint}`, {
+  const res = await fetch(`${baseUrl}/webhooks/${endpoint}${options.sourceId ? `/${options.sourceId}` : ''}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
