@@ -18,7 +18,10 @@ Options
   --org <slug|uuid>     organization to send for (replaces organization_id; default: as in the file)
   --url <base>          where to send (default http://localhost:$API_GATEWAY_PORT, i.e. through api-gateway on 8000)
   --endpoint <name>     user-service | payment-service | communication-service
-  --secret <whsec_…>    signing secret (default WEBHOOK_SECRET_<SERVICE> from the environment or .env, else the development default)
+  --secret <whsec_…>    signing secret (default WEBHOOK_SECRET_<SERVICE> from the environment or .env, else the development default;
+                        with --source: required, the source's secret)
+  --source <id>         send to an integration source's endpoint /webhooks/<endpoint>/<id> (POST /integrations/sources);
+                        the source decides the organization, so organization_id is left out unless --org is given
   --keep-id             send the file's event_id as is (send twice to see "duplicate"); default: a fresh id per send
   --keep-timestamp      send the file's timestamp as is; default: now
   --repeat <n>          send each file n times (default 1)
@@ -28,7 +31,8 @@ Examples
   npm start                                  # in another terminal
   npm run webhook:send -- examples/webhooks/user.created.json --org acme
   npm run webhook:send -- examples/webhooks/batch.user-service.json --org acme
-  npm run webhook:send -- examples/webhooks/payment.failed.json --org acme --keep-id --repeat 2`;
+  npm run webhook:send -- examples/webhooks/payment.failed.json --org acme --keep-id --repeat 2
+  npm run webhook:send -- examples/webhooks/user.created.json --source 5b0e…a10 --secret whsec_…`;
 
 // The development defaults of libs/config (DEV_SECRETS), for a fresh `npm start` without a .env.
 const DEV_SECRETS = {
@@ -61,6 +65,7 @@ const { values: opts, positionals: files } = parseArgs({
     url: { type: 'string' },
     endpoint: { type: 'string' },
     secret: { type: 'string' },
+    source: { type: 'string' },
     'keep-id': { type: 'boolean', default: false },
     'keep-timestamp': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
@@ -78,13 +83,17 @@ const base = (opts.url ?? `http://localhost:${env.API_GATEWAY_PORT || 8000}`).re
 const repeat = Number(opts.repeat);
 if (!Number.isInteger(repeat) || repeat < 1) fail('--repeat must be a positive integer');
 if (opts.endpoint && !DEV_SECRETS[opts.endpoint]) fail(`unknown --endpoint ${opts.endpoint}`);
+if (opts.source && !/^[0-9a-f-]{36}$/i.test(opts.source)) fail('--source must be a source id (a UUID)');
+if (opts.source && !opts.secret) fail("--source needs --secret: the source's own secret (shown when it was created or rotated)");
 
 function prepare(event) {
+  const { organization_id: named, ...rest } = event;
+  const organization = opts.org ?? (opts.source ? undefined : named);
   return {
-    ...event,
+    ...rest,
+    ...(organization === undefined ? {} : { organization_id: organization }),
     ...(opts['keep-id'] ? {} : { event_id: `evt_${randomUUID()}` }),
     ...(opts['keep-timestamp'] ? {} : { timestamp: new Date().toISOString() }),
-    ...(opts.org ? { organization_id: opts.org } : {}),
   };
 }
 
@@ -113,7 +122,7 @@ for (const file of files) {
       'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
       'webhook-signature': new Webhook(secret).sign(id, at, body),
     };
-    const url = `${base}/webhooks/${endpoint}`;
+    const url = `${base}/webhooks/${endpoint}${opts.source ? `/${opts.source}` : ''}`;
     let res;
     try {
       res = await fetch(url, { method: 'POST', headers, body });

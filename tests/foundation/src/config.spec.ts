@@ -18,6 +18,29 @@ describe('configuration', () => {
     expect(() => loadConfig(configSchemas['webhook-gateway'], { NODE_ENV: 'production' })).toThrow(/WEBHOOK_SECRET_USER_SERVICE: is required/);
   });
 
+  it('when production runs without an integration secrets key, with the development one or with a short one, then loading fails naming it', () => {
+    const secrets = { WEBHOOK_SECRET_USER_SERVICE: '', WEBHOOK_SECRET_PAYMENT_SERVICE: '', WEBHOOK_SECRET_COMMUNICATION_SERVICE: '' };
+    const load = (env: Record<string, string>) => () => loadConfig(configSchemas['webhook-gateway'], { NODE_ENV: 'production', ...secrets, ...env });
+    expect(load({})).toThrow(/INTEGRATION_SECRETS_KEY: is required/);
+    expect(load({ INTEGRATION_SECRETS_KEY: 'ZGV2LWludGVncmF0aW9uLXNlY3JldHMta2V5LTAxMjM=' })).toThrow(/INTEGRATION_SECRETS_KEY: must not be the development default/);
+    expect(load({ INTEGRATION_SECRETS_KEY: Buffer.alloc(16, 7).toString('base64') })).toThrow(/INTEGRATION_SECRETS_KEY: must be 32 bytes/);
+    expect(load({ INTEGRATION_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64') })).not.toThrow();
+  });
+
+  it('when a platform webhook secret is empty, then it stays empty (the endpoint is off), also in production; unset, the default applies in development', () => {
+    const production = loadConfig<Record<string, string>>(configSchemas['webhook-gateway'], {
+      NODE_ENV: 'production',
+      WEBHOOK_SECRET_USER_SERVICE: '',
+      WEBHOOK_SECRET_PAYMENT_SERVICE: '',
+      WEBHOOK_SECRET_COMMUNICATION_SERVICE: '',
+      INTEGRATION_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(production['WEBHOOK_SECRET_USER_SERVICE']).toBe('');
+    const development = loadConfig<Record<string, string>>(configSchemas['webhook-gateway'], { WEBHOOK_SECRET_PAYMENT_SERVICE: '' });
+    expect(development['WEBHOOK_SECRET_PAYMENT_SERVICE']).toBe('');
+    expect(development['WEBHOOK_SECRET_USER_SERVICE']).toMatch(/^whsec_/);
+  });
+
   it('when nothing is set in development, then every app starts from safe defaults', () => {
     for (const schema of Object.values(configSchemas)) expect(() => loadConfig(schema, {})).not.toThrow();
   });

@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createOrg } from '@saas/testing';
-import { EXAMPLES_DIR, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
+import { createOrg, createUser } from '@saas/testing';
+import { bearer, call } from '../integrations/integrations.spec-helper';
+import { EXAMPLES_DIR, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(__dirname, '../../../../scripts/webhook-send.mjs');
@@ -36,5 +37,22 @@ describe('npm run webhook:send', () => {
     const file = path.join(EXAMPLES_DIR, 'payment.failed.json');
     const { stdout } = await run(process.execPath, [SCRIPT, file, '--org', org.slug, '--url', gw.app.url, '--keep-id', '--repeat', '2'], { env: secrets() });
     expect([...stdout.matchAll(/"result": "(\w+)"/g)].map((m) => m[1])).toEqual(['accepted', 'duplicate']);
+  });
+
+  it('when sent with --source and its secret, then the events go to the source’s organization without naming it', async () => {
+    const org = await createOrg(gw.runtime.db);
+    const admin = await createUser(gw.runtime.db, { orgId: org.id, role: 'admin' });
+    const source = (await call(gw.app.url, '/integrations/sources', { method: 'POST', headers: bearer(admin), body: { service: 'user_service' } })).body;
+    const file = path.join(EXAMPLES_DIR, 'user.created.json');
+    const { stdout } = await run(process.execPath, [SCRIPT, file, '--url', gw.app.url, '--source', source.id, '--secret', source.secret], { env: secrets() });
+    expect(stdout).toContain(`/webhooks/user-service/${source.id}`);
+    const eventId = /"event_id": "([^"]+)"/.exec(stdout)?.[1] as string;
+    expect((await storedEvents(gw.runtime, [eventId]))[0]?.org_id).toBe(org.id);
+  });
+
+  it('when --source comes without --secret, then it stops with a message naming what is missing', async () => {
+    await expect(run(process.execPath, [SCRIPT, path.join(EXAMPLES_DIR, 'user.created.json'), '--source', '5b0e7f7c-6c1e-4c47-9d8e-0e8f3f1d2a10'])).rejects.toMatchObject({
+      stderr: expect.stringContaining('--source needs --secret'),
+    });
   });
 });
