@@ -45,6 +45,7 @@ export const orgResource = Joi.object({
   name: Joi.string().required(),
   slug: Joi.string().required(),
   status: Joi.string().valid('active', 'suspended', 'deleted').required(),
+  directory_links_existing_users: Joi.boolean().required(),
   created_at: timestamp,
   updated_at: timestamp,
 }).label('Organization');

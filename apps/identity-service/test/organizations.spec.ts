@@ -93,3 +93,35 @@ describe('organizations lifecycle', () => {
     expect(found.body.items.map((o: { id: string }) => o.id)).toEqual([w.orgB.id]);
   });
 });
+
+describe('the directory policy (directory_links_existing_users)', () => {
+  const policyChanges = async (orgId: string) =>
+    (await auditEntries(h, { org_id: orgId, action: 'org.updated' })).map((entry) => (entry.metadata as { changes: Record<string, unknown> }).changes['directory_links_existing_users']);
+
+  it("when the organization's admin lets the directory link existing users, then it answers 200 with the field set, GET shows it and org.updated records the change", async () => {
+    const w = await seedWorld(h);
+    const as = bearer(h.tokenOf(w.adminA));
+    expect((await h.http.get(`/orgs/${w.orgA.id}`).set(as)).body).toMatchObject({ directory_links_existing_users: false });
+    const res = await h.http.patch(`/orgs/${w.orgA.id}`).set(as).send({ directory_links_existing_users: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: w.orgA.id, directory_links_existing_users: true });
+    expect((await h.http.get(`/orgs/${w.orgA.id}`).set(as)).body).toMatchObject({ directory_links_existing_users: true });
+    expect(await policyChanges(w.orgA.id)).toEqual([{ from: false, to: true }]);
+  });
+
+  it('when the superadmin sets it, then it answers 200 and org.updated records the change', async () => {
+    const w = await seedWorld(h);
+    const res = await h.http.patch(`/orgs/${w.orgB.id}`).set(bearer(h.tokenOf(w.superadmin))).send({ directory_links_existing_users: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ directory_links_existing_users: true });
+    expect(await policyChanges(w.orgB.id)).toEqual([{ from: false, to: true }]);
+  });
+
+  it("when another organization's admin sets it, then 404; when a plain user of the organization sets it, then 403; and nothing changes", async () => {
+    const w = await seedWorld(h);
+    expect((await h.http.patch(`/orgs/${w.orgA.id}`).set(bearer(h.tokenOf(w.adminB))).send({ directory_links_existing_users: true })).status).toBe(404);
+    expect((await h.http.patch(`/orgs/${w.orgA.id}`).set(bearer(h.tokenOf(w.userA))).send({ directory_links_existing_users: true })).status).toBe(403);
+    expect((await h.http.get(`/orgs/${w.orgA.id}`).set(bearer(h.tokenOf(w.adminA)))).body).toMatchObject({ directory_links_existing_users: false });
+    expect(await policyChanges(w.orgA.id)).toEqual([]);
+  });
+});

@@ -202,16 +202,18 @@ export class EventProcessor {
         // last_error stays: an event that succeeded after retries still tells what went wrong before
         changes.push({ ...attemptChange(event, result.outcome, now, result.outcome === 'skipped' ? { error: result.reason } : {}), processed_at: now });
         if (result.outcome === 'processed') {
-          audits.push({
-            orgId: event.org_id,
-            actorType: 'system',
-            actorId: 'integration-worker',
-            action: result.audit.action,
-            targetType: result.audit.targetType,
-            targetId: result.audit.targetId,
-            requestId,
-            metadata: { ...result.audit.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
-          });
+          for (const entry of result.audits) {
+            audits.push({
+              orgId: event.org_id,
+              actorType: 'system',
+              actorId: 'integration-worker',
+              action: entry.action,
+              targetType: entry.targetType,
+              targetId: entry.targetId,
+              requestId,
+              metadata: { ...entry.metadata, webhook_event_id: event.id, event_id: event.event_id, event_type: event.event_type },
+            });
+          }
         }
       }
     }

@@ -1,5 +1,5 @@
 import { verifyAuditChain } from '@saas/audit';
-import { AuditLog, CommunicationLog, Database, Subscription, User, type Organization } from '@saas/db';
+import { AuditLog, CommunicationLog, Database, Organization, Subscription, User, WebhookEvent } from '@saas/db';
 import { createOrg, createUser, eventually, unique } from '@saas/testing';
 import { Producer, reload, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 
@@ -28,6 +28,23 @@ const userByExternalId = (externalId: string) => inOrg<User | null>((transaction
 const log = (messageId: string) => inOrg<CommunicationLog | null>((transaction) => CommunicationLog.findOne({ where: { message_id: messageId }, transaction }));
 const auditActions = async (targetId: string) =>
   (await inOrg<AuditLog[]>((transaction) => AuditLog.findAll({ where: { target_id: targetId }, order: [['seq', 'ASC']], transaction }))).map((a) => a.action);
+
+/** Lets the directory link its entries to the organization's existing plain users. */
+const allowLinks = () => db.asSystem('test fixture', (transaction) => Organization.update({ directory_links_existing_users: true }, { where: { id: org.id }, transaction }));
+
+/** An event that failed for good at its first attempt, dead-lettered (and audited so) with `reason` leading its last_error. */
+async function refused(event: WebhookEvent, reason: string) {
+  const failed = await settled(db, event);
+  expect(failed).toMatchObject({ status: 'failed', attempts: 1, last_error: expect.stringMatching(new RegExp(`^${reason}: `)) });
+  expect(await auditActions(event.id)).toEqual(['integration.event.dead_lettered']);
+  return failed;
+}
+
+/** A replay as webhook-gateway's (integrations/replay.ts) puts a failed event back: queued again, its message published with a fresh retry budget. */
+async function replay(event: WebhookEvent) {
+  await inOrg((transaction) => WebhookEvent.update({ status: 'queued' }, { where: { id: event.id }, transaction }));
+  await producer.publish(event);
+}
 
 async function processed(eventType: string, data: Record<string, unknown>, options: Parameters<Producer['ingest']>[3] = {}) {
   const event = await settled(db, await producer.ingest(org, eventType, data, options));
@@ -67,17 +84,38 @@ describe('user-service events', () => {
   it('when user.created carries an email owned by another organization, then the event fails at once without retries', async () => {
     const other = await createOrg(db);
     const taken = await createUser(db, { orgId: other.id });
-    const event = await settled(db, await producer.ingest(org, 'user.created', { user_id: unique('emp'), email: taken.email.toUpperCase() }));
-    expect(event).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(event.last_error).toMatch(/belongs to another account/);
-    expect(await auditActions(event.id)).toEqual(['integration.event.dead_lettered']);
+    await refused(await producer.ingest(org, 'user.created', { user_id: unique('emp'), email: taken.email.toUpperCase() }), 'email_owned_by_unmanaged_account');
   });
 
-  it("when user.created carries the email of an account the organization created itself, then that account is linked, not duplicated", async () => {
+  it('when user.created carries the email of a plain user the organization created itself while it does not let the directory link existing users, then the event is dead-lettered; once it does, a replay links that user, audited', async () => {
     const own = await createUser(db, { orgId: org.id, status: 'active' });
     const externalId = unique('emp');
-    await processed('user.created', { user_id: externalId, email: own.email, title: 'Linked' });
+    const event = await producer.ingest(org, 'user.created', { user_id: externalId, email: own.email, title: 'Linked' });
+    await refused(event, 'email_owned_by_unmanaged_account');
+    expect(await userByExternalId(externalId)).toBeNull();
+
+    await allowLinks();
+    await replay(event);
+    expect(await settled(db, event)).toMatchObject({ status: 'processed', attempts: 2 });
     expect(await userByExternalId(externalId)).toMatchObject({ id: own.id, status: 'active', title: 'Linked' });
+    const audits = await inOrg<AuditLog[]>((transaction) => AuditLog.findAll({ where: { target_id: own.id }, order: [['seq', 'ASC']], transaction }));
+    expect(audits.map((a) => [a.action, a.metadata])).toEqual([
+      ['integration.user.linked', expect.objectContaining({ external_id: externalId, email: own.email, webhook_event_id: event.id })],
+      ['integration.user.synced', expect.objectContaining({ change: 'linked', external_id: externalId })],
+    ]);
+  });
+
+  it("when user.created carries an admin's email, then the event is dead-lettered even though the organization lets the directory link existing users, and the admin is unchanged", async () => {
+    await allowLinks();
+    const admin = await createUser(db, { orgId: org.id, role: 'admin' });
+    await refused(await producer.ingest(org, 'user.created', { user_id: unique('emp'), email: admin.email }), 'email_owned_by_unmanaged_account');
+    expect(await inOrg<User | null>((transaction) => User.findByPk(admin.id, { transaction }))).toMatchObject({ external_id: null, email: admin.email });
+  });
+
+  it('when user.deleted names the last active admin, then the event is dead-lettered and the admin stays active', async () => {
+    const admin = await createUser(db, { orgId: org.id, role: 'admin', externalId: unique('emp') });
+    await refused(await producer.ingest(org, 'user.deleted', { user_id: admin.external_id }), 'last_active_admin');
+    expect(await userByExternalId(admin.external_id!)).toMatchObject({ status: 'active', token_version: admin.token_version });
   });
 });
 

@@ -6,6 +6,12 @@ import { execute, isUniqueViolation, selectRows, uniqueConstraintName, type Tran
  * without a password (they log in only after an invite), deactivated — tokens revoked — when deleted upstream.
  * Per-user ordering: an event older than the last one applied (users.external_updated_at) changes nothing.
  * Runs in the caller's transaction, which must carry the organization's context (Database.forOrg).
+ *
+ * The directory changes only the users it manages: those it created or that were linked to it (that external_id in
+ * the organization). An account it does not manage is linked to an entry carrying its email only when the organization
+ * allows it (organizations.directory_links_existing_users), the account is a plain `user` and is linked to no other
+ * entry; any other change that would take such an account or its email is refused (`email_owned_by_unmanaged_account`).
+ * No change leaves the organization without an active admin (`last_active_admin`), the API's rule.
  */
 export interface ExternalUserChange {
   orgId: string;
@@ -18,15 +24,26 @@ export interface ExternalUserChange {
 
 type ExternalSyncOutcome =
   | { outcome: 'created' | 'updated' | 'deactivated'; userId: string; tokensRevoked: boolean }
+  /** An account the directory did not manage, now linked to the entry (its profile applied too), found by `email`. */
+  | { outcome: 'linked'; userId: string; email: string; tokensRevoked: false }
   | { outcome: 'skipped'; reason: string; userId: string };
 
 /** What one change did, to the directory user it names. */
 export type ExternalSyncResult = ExternalSyncOutcome & { externalId: string };
 
-/** The change can never apply as sent (e.g. its email belongs to another account): retrying will not help. */
+/** Why a change is refused: its email belongs to an account the directory does not manage, or it would remove the last active admin. */
+export type ExternalUserConflictCode = 'email_owned_by_unmanaged_account' | 'last_active_admin';
+
+/**
+ * The change cannot apply as things stand: retrying will not help (a replay may, once an admin changed what refused it,
+ * e.g. let the directory link existing accounts). The message starts with the code.
+ */
 export class ExternalUserConflictError extends Error {
-  constructor(detail: string) {
-    super(detail);
+  constructor(
+    readonly code: ExternalUserConflictCode,
+    detail: string,
+  ) {
+    super(`${code}: ${detail}`);
     this.name = 'ExternalUserConflictError';
   }
 }
@@ -50,8 +67,12 @@ class ExternalUserBatchUncheckableError extends Error {
   }
 }
 
-type UserRow = Pick<User, 'id' | 'email' | 'first_name' | 'last_name' | 'department' | 'title' | 'status' | 'external_id' | 'external_updated_at' | 'token_version'>;
+type UserRow = Pick<
+  User,
+  'id' | 'email' | 'first_name' | 'last_name' | 'department' | 'title' | 'status' | 'external_id' | 'external_updated_at' | 'token_version' | 'role'
+>;
 
+/** The columns a sync writes (the role is read, never written: the directory creates plain users). */
 const COLUMNS = 'id, org_id, email, first_name, last_name, department, title, status, external_id, external_updated_at, token_version';
 const RECORD_TYPES =
   'id uuid, org_id uuid, email text, first_name text, last_name text, department text, title text, status text, external_id text, external_updated_at timestamptz, token_version int';
@@ -84,19 +105,33 @@ class UserSet {
     this.taken.add(row.email);
   }
 
-  /** Applies a profile change to the row; an email held by another user of the organization is a conflict. */
+  /** Applies a profile change to the row; an email another user of the organization holds is refused. */
   applyProfile(row: UserRow, profile: ExternalUserChange['profile']): void {
     for (const field of PROFILE_FIELDS) if (profile[field] !== undefined) row[field] = profile[field] ?? null;
     const email = profile.email?.toLowerCase();
     if (email && email !== row.email.toLowerCase()) {
       const holder = this.byEmail.get(email);
-      if (holder && holder !== row) throw new ExternalUserConflictError(`the email ${email} belongs to another account`);
+      if (holder && holder !== row) throw emailOwned(email, holder.external_id ? `directory user ${holder.external_id}` : undefined);
       this.byEmail.delete(row.email.toLowerCase());
       this.byEmail.set(email, row);
       this.taken.add(email);
     }
     if (email) row.email = email;
     this.changed.add(row);
+  }
+
+  /** Whether a change's email names an account the directory does not manage yet (asked before any change applies): only then may a change link one. */
+  mayLink(changes: ExternalUserChange[]): boolean {
+    return changes.some((change) => {
+      const holder = change.profile.email ? this.byEmail.get(change.profile.email.toLowerCase()) : undefined;
+      return holder !== undefined && !holder.external_id;
+    });
+  }
+
+  /** Exact only when every active admin of the organization is in the set (lockUsers with `activeAdmins`). */
+  isLastActiveAdmin(row: UserRow): boolean {
+    const isActiveAdmin = (user: UserRow) => user.role === 'admin' && user.status === 'active';
+    return isActiveAdmin(row) && ![...this.stored].some((other) => other !== row && isActiveAdmin(other));
   }
 
   /**
@@ -113,15 +148,18 @@ class UserSet {
 /**
  * Applies a batch of one organization's changes in order, each seeing the effects of the earlier ones: the result
  * is the one of applying them one after another, in three statements whatever the batch's size — the users the
- * changes can touch (locked), one UPDATE of the stored ones and one INSERT of the new ones. Any error fails the whole
- * batch; it is the error a change applied alone fails with, except ExternalUserBatchUncheckableError.
+ * changes can touch (locked), one UPDATE of the stored ones and one INSERT of the new ones. Off that common path, a
+ * batch that deletes or may link an account also reads the organization's row (see readOrganization). Any error fails
+ * the whole batch; it is the error a change applied alone fails with, except ExternalUserBatchUncheckableError.
  */
 export async function syncExternalUsers(tx: Transaction, changes: ExternalUserChange[]): Promise<ExternalSyncResult[]> {
   const orgId = changes[0]?.orgId;
   if (!orgId) return [];
   if (changes.some((change) => change.orgId !== orgId)) throw new Error('a batch of external user changes belongs to one organization');
-  const users = new UserSet(await lockUsers(tx, orgId, changes));
-  const results = changes.map((change): ExternalSyncResult => ({ externalId: change.externalId, ...applyChange(users, change) }));
+  const deletes = changes.some((change) => change.kind === 'deleted');
+  const users = new UserSet(await lockUsers(tx, orgId, changes, deletes));
+  const linksExistingUsers = deletes || users.mayLink(changes) ? await readOrganization(tx, orgId, deletes) : false;
+  const results = changes.map((change): ExternalSyncResult => ({ externalId: change.externalId, ...applyChange(users, change, linksExistingUsers) }));
   users.assertCheckable();
   const rows = [...users.changed].filter((row) => users.stored.has(row));
   const emails = [...users.created, ...rows].map((row) => row.email).join(', ');
@@ -132,15 +170,19 @@ export async function syncExternalUsers(tx: Transaction, changes: ExternalUserCh
   return results;
 }
 
-function applyChange(users: UserSet, change: ExternalUserChange): ExternalSyncOutcome {
+function applyChange(users: UserSet, change: ExternalUserChange, linksExistingUsers: boolean): ExternalSyncOutcome {
   const existing = users.byExternalId.get(change.externalId);
-  if (!existing) return createOrLink(users, change);
+  if (!existing) return createOrLink(users, change, linksExistingUsers);
 
   if (existing.external_updated_at && change.occurredAt < existing.external_updated_at) {
     return { outcome: 'skipped', reason: 'a newer change of this user was already applied', userId: existing.id };
   }
   existing.external_updated_at = change.occurredAt;
   if (change.kind === 'deleted') {
+    // The batch locked every active admin of the organization; the set holds the earlier changes' deletions.
+    if (users.isLastActiveAdmin(existing)) {
+      throw new ExternalUserConflictError('last_active_admin', `user ${change.externalId} is the last active admin of the organization`);
+    }
     const wasInactive = existing.status === 'inactive';
     existing.status = 'inactive';
     // Revokes every token issued so far (see revokeUserTokens); the row is locked, so the new version is exact.
@@ -153,20 +195,20 @@ function applyChange(users: UserSet, change: ExternalUserChange): ExternalSyncOu
   return { outcome: 'updated', userId: existing.id, tokensRevoked: false };
 }
 
-function createOrLink(users: UserSet, change: ExternalUserChange): ExternalSyncOutcome {
+function createOrLink(users: UserSet, change: ExternalUserChange, linksExistingUsers: boolean): ExternalSyncOutcome {
   const email = change.profile.email?.toLowerCase();
   if (change.kind === 'deleted' || !email) {
     throw new ExternalUserNotSyncedError(`user ${change.externalId} has not been synced to this organization yet`);
   }
   const sameEmail = users.byEmail.get(email);
   if (sameEmail) {
-    // An account the organization created itself is linked to its directory entry; one linked to another entry is not stolen.
-    if (sameEmail.external_id) throw new ExternalUserConflictError(`the email ${email} belongs to directory user ${sameEmail.external_id}`);
+    const refusal = linkRefusal(sameEmail, linksExistingUsers);
+    if (refusal) throw emailOwned(email, refusal);
     sameEmail.external_id = change.externalId;
     sameEmail.external_updated_at = change.occurredAt;
     users.byExternalId.set(change.externalId, sameEmail);
     users.applyProfile(sameEmail, change.profile);
-    return { outcome: 'updated', userId: sameEmail.id, tokensRevoked: false };
+    return { outcome: 'linked', userId: sameEmail.id, email, tokensRevoked: false };
   }
   const user: UserRow = {
     id: randomUUID(),
@@ -176,6 +218,7 @@ function createOrLink(users: UserSet, change: ExternalUserChange): ExternalSyncO
     department: null,
     title: null,
     status: 'pending',
+    role: 'user',
     external_id: change.externalId,
     external_updated_at: change.occurredAt,
     token_version: 1,
@@ -185,17 +228,50 @@ function createOrLink(users: UserSet, change: ExternalUserChange): ExternalSyncO
   return { outcome: 'created', userId: user.id, tokensRevoked: false };
 }
 
-/** The org's users matched by the changes' external ids or emails, locked in id order (one order for every locker). */
-async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserChange[]): Promise<UserRow[]> {
+/**
+ * Why the account holding a new entry's email may not be linked to it, as the holder named in the refusal; undefined
+ * when it may: the organization allows links, the account is a plain user (an admin is never taken over) and no
+ * other entry holds it already.
+ */
+function linkRefusal(holder: UserRow, linksExistingUsers: boolean): string | undefined {
+  if (holder.external_id) return `directory user ${holder.external_id}`;
+  if (holder.role !== 'user') return `an account the directory does not manage (role ${holder.role}, never linked)`;
+  if (!linksExistingUsers) return 'an account the directory does not manage (the organization does not let the directory link existing accounts)';
+  return undefined;
+}
+
+function emailOwned(email: string, holder = 'an account the directory does not manage'): ExternalUserConflictError {
+  return new ExternalUserConflictError('email_owned_by_unmanaged_account', `the email ${email} belongs to ${holder}`);
+}
+
+/**
+ * The org's users matched by the changes' external ids or emails, locked in id order (one order for every locker).
+ * With `activeAdmins` (a batch that deletes), every active admin of the org too, so the batch can count them exactly.
+ */
+async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserChange[], activeAdmins: boolean): Promise<UserRow[]> {
   const externalIds = [...new Set(changes.map((change) => change.externalId))];
   const emails = [...new Set(changes.flatMap((change) => (change.profile.email ? [change.profile.email.toLowerCase()] : [])))];
   return selectRows<UserRow>(
     tx,
-    `SELECT ${COLUMNS} FROM users
-      WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR email_lower = ANY($3::text[]))
+    `SELECT ${COLUMNS}, role FROM users
+      WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR email_lower = ANY($3::text[])${activeAdmins ? " OR (role = 'admin' AND status = 'active')" : ''})
       ORDER BY id FOR UPDATE`,
     [orgId, externalIds, emails],
   );
+}
+
+/**
+ * Whether the organization lets the directory link existing accounts. With `lock` (a batch that deletes) its row is
+ * locked as the API's last-admin rule locks it (assertAnotherActiveAdmin), so the two serialize there; after the users,
+ * as the API locks it after the user it changes: the other order could deadlock with the API.
+ */
+async function readOrganization(tx: Transaction, orgId: string, lock: boolean): Promise<boolean> {
+  const [org] = await selectRows<{ directory_links_existing_users: boolean }>(
+    tx,
+    `SELECT directory_links_existing_users FROM organizations WHERE id = $1${lock ? ' FOR NO KEY UPDATE' : ''}`,
+    [orgId],
+  );
+  return org?.directory_links_existing_users === true;
 }
 
 // The ids again as an array: the planner estimates 100 rows for any jsonb_to_recordset, and against that chose to
@@ -211,14 +287,12 @@ const UPDATE = `UPDATE users AS u
 const INSERT = `INSERT INTO users (${COLUMNS}, password_hash, role, created_at, updated_at)
   SELECT ${COLUMNS}, NULL, 'user', now(), now() FROM jsonb_to_recordset($1::jsonb) AS r(${RECORD_TYPES})`;
 
-/** Translates the unique indexes a sync can hit: an email taken elsewhere is permanent; a concurrent create is not. */
+/** Translates the unique indexes a sync can hit: an email taken outside the organization is permanent; a concurrent create is not. */
 async function guardUniques<T>(work: () => Promise<T>, emails: string): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (isUniqueViolation(err) && uniqueConstraintName(err) === 'users_email_key') {
-      throw new ExternalUserConflictError(`the email ${emails} belongs to another account`);
-    }
+    if (isUniqueViolation(err) && uniqueConstraintName(err) === 'users_email_key') throw emailOwned(emails, 'an account outside the organization');
     if (isUniqueViolation(err)) throw new ExternalUserNotSyncedError('the user is being created concurrently');
     throw err;
   }

@@ -50,19 +50,24 @@ export async function createOrganization(
 export interface OrganizationChanges {
   name?: string;
   status?: Extract<OrgStatus, 'active' | 'suspended'>;
+  /** Whether the user directory may link its entries to existing plain users (see syncExternalUsers). */
+  directory_links_existing_users?: boolean;
 }
 
 /**
- * Renames and/or suspends or reactivates an organization, audited as one entry (`org.suspended` when it is
- * suspended, else `org.updated`). `statusChanged` tells the caller to clear the members' cached token state.
+ * Renames, suspends or reactivates an organization and/or sets its directory policy, audited as one entry
+ * (`org.suspended` when it is suspended, else `org.updated`). `statusChanged` tells the caller to clear the members'
+ * cached token state.
  */
 export async function updateOrganization(tx: Transaction, org: Organization, changes: OrganizationChanges, actor: Actor): Promise<{ org: Organization; statusChanged: boolean }> {
   if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
   const changed: Record<string, { from: unknown; to: unknown }> = {};
   if (changes.name !== undefined && changes.name !== org.name) changed['name'] = { from: org.name, to: changes.name };
   if (changes.status !== undefined && changes.status !== org.status) changed['status'] = { from: org.status, to: changes.status };
+  const links = changes.directory_links_existing_users;
+  if (links !== undefined && links !== org.directory_links_existing_users) changed['directory_links_existing_users'] = { from: org.directory_links_existing_users, to: links };
   if (!Object.keys(changed).length) return { org, statusChanged: false };
-  await refuseDuplicates(() => org.update({ ...(changed['name'] ? { name: changes.name } : {}), ...(changed['status'] ? { status: changes.status } : {}) }, { transaction: tx }));
+  await refuseDuplicates(() => org.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx }));
   const action = changes.status === 'suspended' && changed['status'] ? 'org.suspended' : 'org.updated';
   await audit(tx, actor, { orgId: org.id, action, targetType: 'organization', targetId: org.id, metadata: { changes: changed } });
   return { org, statusChanged: Boolean(changed['status']) };

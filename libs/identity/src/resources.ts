@@ -28,7 +28,15 @@ export function toUserResource(user: UserRecord) {
 export type UserResource = ReturnType<typeof toUserResource>;
 
 export function toOrgResource(org: Organization) {
-  return { id: org.id, name: org.name, slug: org.slug, status: org.status, created_at: iso(org.created_at), updated_at: iso(org.updated_at) };
+  return {
+    id: org.id,
+    name: org.name,
+    slug: org.slug,
+    status: org.status,
+    directory_links_existing_users: org.directory_links_existing_users,
+    created_at: iso(org.created_at),
+    updated_at: iso(org.updated_at),
+  };
 }
 export type OrgResource = ReturnType<typeof toOrgResource>;
 

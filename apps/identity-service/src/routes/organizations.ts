@@ -28,7 +28,11 @@ const createdOrg = orgResource
   })
   .label('CreatedOrganization');
 
-const updateBody = Joi.object({ name, status: Joi.string().valid('active', 'suspended') }).label('UpdateOrganizationRequest');
+const updateBody = Joi.object({
+  name,
+  status: Joi.string().valid('active', 'suspended'),
+  directory_links_existing_users: Joi.boolean(),
+}).label('UpdateOrganizationRequest');
 
 const listQuery = Joi.object({
   status: Joi.string().valid('active', 'suspended', 'deleted'),
@@ -148,8 +152,9 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
       ...common,
       method: 'patch',
       path: '/orgs/:id',
-      summary: 'Rename (superadmin, own admin) or suspend/reactivate (superadmin) an organization',
-      description: "Suspending blocks the organization's logins, tokens and webhooks at once.",
+      summary: 'Rename or set the directory policy (superadmin, own admin), suspend/reactivate (superadmin) an organization',
+      description:
+        "Suspending blocks the organization's logins, tokens and webhooks at once. `directory_links_existing_users` lets the user directory link an entry to an existing account with its email (plain users only; admins never).",
       guards: [authenticate, authorize('orgs:update')],
       request: { params: idParams, body: updateBody },
       responses: { 200: { description: 'The updated organization', schema: orgResource }, ...authProblems, ...notFound, 409: { description: 'organization_deleted, name_taken' }, ...invalid },

@@ -38,7 +38,7 @@ describe('communication events synced as a batch', () => {
     const byMessage = new Map(logs.map((l) => [l.message_id, l]));
     expect(byMessage.get(fresh)).toMatchObject({ status: 'bounced', template: 'welcome', user_id: user.id, delivery_time_ms: 80, bounce_type: 'soft', failure_reason: null });
     expect(byMessage.get(known)).toMatchObject({ id: stored.id, status: 'bounced', recipient: 'someone@example.test', bounce_reason: 'no such user', user_id: null });
-    const targets = results.flatMap((r) => (r.outcome === 'processed' ? [r.audit.targetId] : []));
+    const targets = results.flatMap((r) => (r.outcome === 'processed' ? r.audits.map((a) => a.targetId) : []));
     expect(targets).toEqual([byMessage.get(fresh)!.id, byMessage.get(fresh)!.id, stored.id]);
   });
 });

@@ -69,7 +69,7 @@ export const syncCommunications: BatchSyncer = async (tx, items) => {
     written.set(messageId, log);
     return {
       outcome: 'processed',
-      audit: { action: 'integration.communication.synced', targetType: 'communication_log', targetId: log.id, metadata: { message_id: messageId, status } },
+      audits: [{ action: 'integration.communication.synced', targetType: 'communication_log', targetId: log.id, metadata: { message_id: messageId, status } }],
     };
   });
   const changed = [...written.values()];

@@ -62,11 +62,13 @@ export const syncSubscription: Syncer = async (tx, event, data) => {
 function synced(subscription: Subscription, eventType: string) {
   return {
     outcome: 'processed' as const,
-    audit: {
-      action: 'integration.subscription.synced',
-      targetType: 'subscription',
-      targetId: subscription.id,
-      metadata: { subscription_id: subscription.subscription_id, status: subscription.status, event_type: eventType },
-    },
+    audits: [
+      {
+        action: 'integration.subscription.synced',
+        targetType: 'subscription',
+        targetId: subscription.id,
+        metadata: { subscription_id: subscription.subscription_id, status: subscription.status, event_type: eventType },
+      },
+    ],
   };
 }

@@ -3,11 +3,20 @@ import type { Transaction, WebhookEvent } from '@saas/db';
 /** What a syncer reads of the event it applies. */
 export type SyncedEvent = Pick<WebhookEvent, 'org_id' | 'event_type' | 'event_timestamp'>;
 
-/** What applying one event did, for the event's status, its audit entry and the work after commit. */
+/** One audit entry of an applied event (the processor adds the actor and the event's identity). */
+export interface SyncAudit {
+  action: string;
+  targetType: string;
+  targetId: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** What applying one event did, for the event's status, its audit entries and the work after commit. */
 export type SyncResult =
   | {
       outcome: 'processed';
-      audit: { action: string; targetType: string; targetId: string; metadata?: Record<string, unknown> };
+      /** In the order they happened: the sync's own entry, or more when the event did more (a user's link to the directory). */
+      audits: SyncAudit[];
       /** Users whose tokens were revoked: their cached token state is invalidated once the transaction commits. */
       revokedUserIds?: string[];
     }
