@@ -3,3 +3,4 @@ export * from './services';
 export * from './load';
 export * from './report';
 export * from './webhooks';
+export * from './sources';

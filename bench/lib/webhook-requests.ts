@@ -11,6 +11,8 @@ export interface WebhookLoadArgs {
   batch?: number;
   /** Path prefix before /webhooks/... (e.g. '' direct, or a gateway mount). */
   pathPrefix?: string;
+  /** Deliver to this integration source's endpoint (/webhooks/<endpoint>/<id>), signed with `secret`, the source's. */
+  sourceId?: string;
 }
 
 export function requests(args: WebhookLoadArgs): autocannon.Request[] {
@@ -20,7 +22,7 @@ export function requests(args: WebhookLoadArgs): autocannon.Request[] {
   return [
     {
       method: 'POST',
-      path: `${args.pathPrefix ?? ''}/webhooks/${args.endpoint}`,
+      path: `${args.pathPrefix ?? ''}/webhooks/${args.endpoint}${args.sourceId ? `/${args.sourceId}` : ''}`,
       setupRequest: (req) => {
         const payload = args.batch ? { events: Array.from({ length: args.batch }, event) } : event();
         const { body, headers } = signedRequest(args.secret, payload);

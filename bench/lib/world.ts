@@ -28,6 +28,7 @@ export async function createBenchWorld(overrides: Record<string, string | number
     WEBHOOK_SECRET_USER_SERVICE: whsec(),
     WEBHOOK_SECRET_PAYMENT_SERVICE: whsec(),
     WEBHOOK_SECRET_COMMUNICATION_SERVICE: whsec(),
+    INTEGRATION_SECRETS_KEY: randomBytes(32).toString('base64'),
     // A bench sends far more than a provider would from one address.
     WEBHOOK_RATE_LIMIT_COUNT: '100000000',
     ...Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, String(v)])),

@@ -2,6 +2,8 @@
 // backends serving it: on a shared 2-core machine, where req/s moves 2-5x with other load, CPU per event moves far
 // less, and when the machine is CPU-bound the ratio of CPU per event is the ratio of the throughputs it can reach.
 // RabbitMQ (shared with everything else on the machine) and PostgreSQL's background writers are not counted.
+// webhook-gateway is measured on both kinds of endpoint, in turn: the platform endpoint (`gateway`) and an integration
+// source's (`gateway source`), whose secret comes from the source cache and whose organization is the source's.
 //
 //   node -r ./libs/testing/src/register-ts.cjs bench/webhooks/cpu-cost.ts
 //
@@ -11,7 +13,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import { Database, Organization } from '@saas/db';
-import { cpuMsOf, createBenchWorld, median, runLoad, startBenchScript, startService, webhookSecret } from '../lib';
+import { cpuMsOf, createBenchSource, createBenchWorld, median, runLoad, startBenchScript, startService, webhookSecret } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -39,7 +41,13 @@ async function main(): Promise<void> {
     stopping.push(() => gateway.stop());
     const naive = await startBenchScript(path.join(__dirname, 'naive-server.ts'), env, NODE_ARGS);
     stopping.push(() => naive.stop());
-    const servers = { gateway, naive };
+    const source = await createBenchSource(db, env, org.id, 'user_service');
+    const platformArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug } as const;
+    const servers = {
+      gateway: { server: gateway, args: platformArgs },
+      'gateway source': { server: gateway, args: { ...platformArgs, secret: source.secret, sourceId: source.id } },
+      naive: { server: naive, args: platformArgs },
+    };
 
     // CPU of the bench database's backends (the servers' pools, and this script's idle fixture connection) by pid: a
     // backend that starts during a measurement counts from zero, one that ended (an idle pool connection) stops counting
@@ -53,8 +61,8 @@ async function main(): Promise<void> {
     const figures: Record<string, Record<string, number[]>> = {};
     for (let run = 0; run < RUNS; run++) {
       for (const batch of KINDS.map((kind) => (kind === 'batch' ? BATCH : 0))) {
-        for (const [name, server] of Object.entries(servers)) {
-          const args: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug, batch };
+        for (const [name, { server, args: base }] of Object.entries(servers)) {
+          const args: WebhookLoadArgs = { ...base, batch };
           const [serverBefore, dbBefore] = [cpuMsOf(server.pid), await backendsCpuMs()];
           const load = await runLoad({
             url: server.url,
@@ -81,6 +89,7 @@ async function main(): Promise<void> {
     for (const kind of KINDS) {
       const total = (name: string) => median(figures[`${name} ${kind}`]!['total CPU ms/event']!);
       process.stdout.write(`${kind}: naive / gateway total CPU per event = ${(total('naive') / total('gateway')).toFixed(2)}× (the gateway's CPU-bound throughput vs naive)\n`);
+      process.stdout.write(`${kind}: gateway source / platform total CPU per event = ${(total('gateway source') / total('gateway')).toFixed(3)}× (goal ≤ 1.05)\n`);
     }
   } finally {
     for (const stop of stopping.reverse()) await stop().catch(() => undefined);

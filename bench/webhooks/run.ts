@@ -10,7 +10,7 @@ import path from 'node:path';
 import amqp from 'amqplib';
 import { Database, Organization } from '@saas/db';
 import { topologyNames, SERVICES } from '@saas/messaging';
-import { BenchReport, createBenchWorld, runLoad, startBenchScript, startService, webhookSecret, type ServiceProcess } from '../lib';
+import { BenchReport, createBenchSource, createBenchWorld, runLoad, startBenchScript, startService, webhookSecret, type ServiceProcess } from '../lib';
 import type { WebhookLoadArgs } from '../lib/webhook-requests';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -46,8 +46,10 @@ async function main(): Promise<void> {
       for (const service of SERVICES) await channel.purgeQueue(names.serviceQueue(service));
     };
 
-    const load = (url: string, batch: number) => async () => {
-      const args: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug, batch };
+    const source = await createBenchSource(db, env, org.id, 'user_service');
+    const load = (url: string, batch: number, via: 'platform' | 'source' = 'platform') => async () => {
+      const platform: WebhookLoadArgs = { endpoint: 'user-service', secret: webhookSecret(env, 'user-service'), orgSlug: org.slug, batch };
+      const args: WebhookLoadArgs = via === 'source' ? { ...platform, secret: source.secret, sourceId: source.id } : platform;
       const result = await runLoad({
         url,
         duration: DURATION,
@@ -70,10 +72,12 @@ async function main(): Promise<void> {
       { name: 'naive single', run: load(naive.url, 0), note: 'per request: INSERT, publish, await confirm' },
       { name: 'gateway single', run: load(webhooks.url, 0), note: 'webhook-gateway direct' },
       { name: 'gateway single via api-gateway', run: load(gateway.url, 0), note: 'through api-gateway' },
+      { name: 'gateway single, source endpoint', run: load(webhooks.url, 0, 'source'), note: 'webhook-gateway direct, /webhooks/user-service/<source>' },
       { name: 'bare batch', run: load(bare.url, BATCH), note: `${BATCH} events per request` },
       { name: 'naive batch', run: load(naive.url, BATCH), note: `${BATCH} events: one INSERT, publish all, await confirms` },
       { name: 'gateway batch', run: load(webhooks.url, BATCH), note: 'webhook-gateway direct' },
       { name: 'gateway batch via api-gateway', run: load(gateway.url, BATCH), note: 'through api-gateway' },
+      { name: 'gateway batch, source endpoint', run: load(webhooks.url, BATCH, 'source'), note: 'webhook-gateway direct, /webhooks/user-service/<source>' },
     ]);
     report.ratio('single: gateway vs naive', 'gateway single', 'naive single', 2);
     report.ratio('single: gateway via api-gateway vs naive', 'gateway single via api-gateway', 'naive single');
@@ -84,6 +88,8 @@ async function main(): Promise<void> {
     report.ratio('batch: gateway via api-gateway vs naive', 'gateway batch via api-gateway', 'naive batch');
     report.ratio('batch p99: gateway vs naive', 'gateway batch', 'naive batch', undefined, 'p99');
     report.ratio('single: gateway vs bare', 'gateway single', 'bare single', 0.5);
+    report.ratio('single: source endpoint vs platform endpoint', 'gateway single, source endpoint', 'gateway single', 0.95);
+    report.ratio('batch: source endpoint vs platform endpoint', 'gateway batch, source endpoint', 'gateway batch', 0.95);
     report.setMemory({ 'webhook-gateway': webhooks.pid, 'api-gateway': gateway.pid, 'naive-server': naive.pid });
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);

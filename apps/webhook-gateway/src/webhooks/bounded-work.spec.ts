@@ -39,7 +39,7 @@ describe('work an unsigned webhook can cause', () => {
     try {
       const res = await unsigned(deepBody());
       expect(res.status).toBe(401);
-      expect((await res.json()).code).toBe('invalid_signature');
+      expect(((await res.json()) as { code: string }).code).toBe('invalid_signature');
       const bigParses = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.length > 1000);
       expect(bigParses).toEqual([]);
     } finally {
