@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     const figures: Record<string, Record<string, number[]>> = {};
     for (let run = 0; run < RUNS; run++) {
       for (const batch of KINDS.map((kind) => (kind === 'batch' ? BATCH : 0))) {
-        for (const [name, { server, args: base }] of Object.entries(servers)) {
+        // each round starts from another server, so no one always measures first (JIT warm-up) or after a given other
+        const entries = Object.entries(servers);
+        const order = [...entries.slice(run % entries.length), ...entries.slice(0, run % entries.length)];
+        for (const [name, { server, args: base }] of order) {
           const args: WebhookLoadArgs = { ...base, batch };
           const [serverBefore, dbBefore] = [cpuMsOf(server.pid), await backendsCpuMs()];
           const load = await runLoad({
