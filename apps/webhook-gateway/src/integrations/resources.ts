@@ -1,7 +1,8 @@
 import { Joi } from '@saas/config';
 import type { CommunicationLog, Subscription, WebhookEvent } from '@saas/db';
 
-const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
+/** A timestamp as the API shows it: ISO 8601 UTC, or null. */
+export const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
 
 export function toEventResource(event: WebhookEvent) {
   return {

@@ -5,6 +5,7 @@ import type { SecretBox } from '@saas/auth';
 import { ENDPOINT_OF_SERVICE, type IntegrationService } from '@saas/contracts';
 import { afterKeyset, IntegrationSource, keysetAttribute, Organization, type KeysetCursor, type SourceStatus, type Transaction } from '@saas/db';
 import { ConflictError, NotFoundError } from '@saas/http';
+import { iso } from '../integrations/resources';
 
 /** Who changes a source, as its audit entry records them. */
 export interface SourceActor {
@@ -15,8 +16,6 @@ export interface SourceActor {
 
 /** A new signing secret: `whsec_` and 32 random bytes, base64 (the Standard Webhooks form). */
 export const generateSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
-
-const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
 
 /** The source as the API shows it: never a secret. */
 export function toSourceResource(source: IntegrationSource) {
