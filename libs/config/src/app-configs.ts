@@ -1,5 +1,6 @@
 import { Joi } from './joi';
 import {
+  auditPiece,
   basePiece,
   databaseAdminPiece,
   databasePiece,
@@ -8,6 +9,7 @@ import {
   integrationStatusPiece,
   jwtSignPiece,
   jwtVerifyPiece,
+  listenPiece,
   portsPiece,
   rabbitPiece,
   redisPiece,
@@ -25,6 +27,8 @@ export interface BaseConfig {
   SHUTDOWN_TIMEOUT_MS: number;
   TRUST_PROXY: string;
 }
+export interface ListenConfig { BIND_ADDRESS: string; METRICS_PORT: number; METRICS_BIND_ADDRESS: string }
+export interface AuditConfig { AUDIT_CHECKPOINT_KEY: string; AUDIT_CHECKPOINT_PREVIOUS_KEYS?: string }
 export interface DatabaseConfig { DATABASE_URL: string; DATABASE_POOL_MAX: number }
 export interface DatabaseAdminConfig { DATABASE_ADMIN_URL: string }
 export interface RedisConfig { REDIS_URL: string; REDIS_KEY_PREFIX: string }
@@ -95,25 +99,36 @@ export interface GatewayConfigPart {
 }
 
 /** What every backing-service-connected app shares (readiness checks PostgreSQL, Redis and RabbitMQ). */
-export type ServiceConfig = BaseConfig & DatabaseConfig & RedisConfig & RabbitConfig & JwtVerifyConfig & PortsConfig;
+export type ServiceConfig = BaseConfig & ListenConfig & AuditConfig & DatabaseConfig & RedisConfig & RabbitConfig & JwtVerifyConfig & PortsConfig;
 
 export type IdentityServiceConfig = ServiceConfig & JwtSignConfig & IdentityConfigPart;
 export type WebhookGatewayConfig = ServiceConfig & WebhookConfigPart & { INTEGRATION_STATUS_WINDOW_SECONDS: number };
 export type IntegrationWorkerConfig = ServiceConfig & WorkerConfigPart;
-export type ApiGatewayConfig = BaseConfig & PortsConfig & GatewayConfigPart;
-export type MigrateConfig = BaseConfig & DatabaseConfig & DatabaseAdminConfig & Pick<IdentityConfigPart, 'BCRYPT_COST' | 'SUPERADMIN_EMAIL' | 'SUPERADMIN_PASSWORD'>;
+export type ApiGatewayConfig = BaseConfig & ListenConfig & PortsConfig & GatewayConfigPart;
+export type MigrateConfig = BaseConfig & AuditConfig & DatabaseConfig & DatabaseAdminConfig & Pick<IdentityConfigPart, 'BCRYPT_COST' | 'SUPERADMIN_EMAIL' | 'SUPERADMIN_PASSWORD'>;
 
-const service = { ...basePiece, ...serviceTrustPiece, ...databasePiece, ...redisPiece, ...rabbitPiece, ...jwtVerifyPiece, ...portsPiece };
+const service = {
+  ...basePiece,
+  ...serviceTrustPiece,
+  ...listenPiece('127.0.0.1'),
+  ...auditPiece,
+  ...databasePiece,
+  ...redisPiece,
+  ...rabbitPiece,
+  ...jwtVerifyPiece,
+  ...portsPiece,
+};
 
 /** One joi schema per app, assembled from the shared pieces. */
 export const configSchemas = {
   'identity-service': Joi.object({ ...service, ...jwtSignPiece, ...identityPiece }),
   'webhook-gateway': Joi.object({ ...service, ...webhookPiece, ...secretsKeyPiece, ...integrationStatusPiece }),
   'integration-worker': Joi.object({ ...service, ...workerPiece }),
-  'api-gateway': Joi.object({ ...basePiece, ...portsPiece, ...gatewayPiece }),
+  'api-gateway': Joi.object({ ...basePiece, ...listenPiece('0.0.0.0'), ...portsPiece, ...gatewayPiece }),
   migrate: Joi.object({
     ...basePiece,
     ...serviceTrustPiece,
+    ...auditPiece,
     ...databasePiece,
     ...databaseAdminPiece,
     BCRYPT_COST: identityPiece.BCRYPT_COST,

@@ -11,7 +11,12 @@ export const DEV_SECRETS = {
   WEBHOOK_SECRET_COMMUNICATION_SERVICE: 'whsec_ZGV2LWNvbW11bmljYXRpb24tc2VydmljZS1zZWNyZXQtMA==',
   // 32 bytes, base64: the AES-256-GCM key of integration source secrets
   INTEGRATION_SECRETS_KEY: 'ZGV2LWludGVncmF0aW9uLXNlY3JldHMta2V5LTAxMjM=',
+  // 32 bytes, base64: the HMAC key of audit checkpoints
+  AUDIT_CHECKPOINT_KEY: 'ZGV2LWF1ZGl0LWNoZWNrcG9pbnQta2V5LTAxMjM0NTY=',
 } as const;
+
+/** Passwords of the development backing services (docker-compose, .env.template): production refuses them. */
+const DEV_PASSWORDS = { database: 'saas_app_dev', broker: 'guest' } as const;
 
 /**
  * Variables whose empty value means "off" rather than "not set": an empty WEBHOOK_SECRET_* disables that platform
@@ -30,14 +35,43 @@ function devSecret(name: keyof typeof DEV_SECRETS, base = Joi.string()) {
   });
 }
 
+/** `base`, plus a check that only production applies: `refusal` names what is wrong with a value, or returns undefined. */
+function refusedInProduction(base: Joi.StringSchema, refusal: (value: string) => string | undefined) {
+  const refuse = base.custom((value: string, helpers) => {
+    const reason = refusal(value);
+    return reason ? helpers.message({ custom: reason }) : value;
+  });
+  return Joi.when(isProduction, { is: 'production', then: refuse, otherwise: base });
+}
+
+/** The password of a URL, decoded; '' when it has none. */
+const passwordOf = (url: string) => {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+};
+
 const port = (dflt: number) => Joi.number().port().default(dflt);
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
+const address = Joi.string().ip({ cidr: 'forbidden' });
 
 /** `false`, `true`, a hop count, or a comma-separated list of addresses/subnets/names for Express' `trust proxy`. */
 const trustProxy = (dflt: string) =>
   Joi.string()
     .pattern(/^(false|true|\d+|[\w.:/,\s-]+)$/)
     .default(dflt);
+
+/**
+ * Behind api-gateway: `false`, or the addresses/subnets (or Express' names `loopback`, `linklocal`, `uniquelocal`) of
+ * api-gateway, never `true` or a hop count, which would trust whoever connects directly.
+ */
+const trustGatewayOnly = Joi.string()
+  .pattern(/^(false|[\w.:/,\s-]+)$/)
+  .custom((value: string, helpers) => (value === 'true' || /^\s*\d+\s*$/.test(value) ? helpers.error('trust.anyone') : value))
+  .messages({ 'trust.anyone': '{{#label}} must name api-gateway\'s addresses (e.g. loopback, 10.0.0.0/8), not `true` or a hop count: those trust any peer' })
+  .default('loopback');
 
 export const basePiece = {
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
@@ -46,7 +80,9 @@ export const basePiece = {
 };
 
 export const databasePiece = {
-  DATABASE_URL: postgresUrl.default('postgres://saas_app:saas_app_dev@127.0.0.1:5432/saas'),
+  DATABASE_URL: refusedInProduction(postgresUrl, (url) =>
+    ['', DEV_PASSWORDS.database].includes(passwordOf(url)) ? 'must carry a password other than the development one in production' : undefined,
+  ).default('postgres://saas_app:saas_app_dev@127.0.0.1:5432/saas'),
   DATABASE_POOL_MAX: Joi.number().integer().min(1).max(200).default(10),
 };
 
@@ -55,12 +91,17 @@ export const databaseAdminPiece = {
 };
 
 export const redisPiece = {
-  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }).default('redis://127.0.0.1:6379'),
+  // development Redis has no password: production requires one (redis://:PASSWORD@host:6379)
+  REDIS_URL: refusedInProduction(Joi.string().uri({ scheme: ['redis', 'rediss'] }), (url) =>
+    passwordOf(url) === '' ? 'must carry a password in production (redis://:PASSWORD@host:6379)' : undefined,
+  ).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: Joi.string().max(64).default('saas:'),
 };
 
 export const rabbitPiece = {
-  RABBITMQ_URL: Joi.string().uri({ scheme: ['amqp', 'amqps'] }).default('amqp://guest:guest@127.0.0.1:5672'),
+  RABBITMQ_URL: refusedInProduction(Joi.string().uri({ scheme: ['amqp', 'amqps'] }), (url) =>
+    ['', DEV_PASSWORDS.broker].includes(passwordOf(url)) ? 'must carry a password other than the development one (guest) in production' : undefined,
+  ).default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_NAME_PREFIX: Joi.string().pattern(/^[\w.-]*$/).allow('').max(64).default(''),
   MAX_RETRIES: Joi.number().integer().min(0).max(20).default(3),
   RETRY_BACKOFF_BASE: Joi.number().positive().max(3600).default(2),
@@ -94,7 +135,25 @@ export const identityPiece = {
   ACTIVATION_MAX_FAILURES_PER_IP: Joi.number().integer().min(1).default(20),
 };
 
-const webhookSecret = Joi.string().pattern(/^whsec_[A-Za-z0-9+/=]+( +whsec_[A-Za-z0-9+/=]+)*$/).allow('');
+const MIN_WEBHOOK_KEY_BYTES = 24;
+
+/** Platform webhook secrets: in production, no development secret anywhere in a rotation list and no key under 24 bytes. */
+function webhookSecret(name: 'WEBHOOK_SECRET_USER_SERVICE' | 'WEBHOOK_SECRET_PAYMENT_SERVICE' | 'WEBHOOK_SECRET_COMMUNICATION_SERVICE') {
+  const base = Joi.string().pattern(/^whsec_[A-Za-z0-9+/=]+( +whsec_[A-Za-z0-9+/=]+)*$/).allow('');
+  const developmentSecrets = new Set<string>(Object.values(DEV_SECRETS));
+  return Joi.when(isProduction, {
+    is: 'production',
+    then: base
+      .required()
+      .custom((value: string, helpers) => {
+        const secrets = value.trim().split(/\s+/).filter(Boolean);
+        if (secrets.some((secret) => developmentSecrets.has(secret))) return helpers.message({ custom: 'must not contain a development secret in production' });
+        const short = secrets.some((secret) => Buffer.from(secret.slice('whsec_'.length), 'base64').length < MIN_WEBHOOK_KEY_BYTES);
+        return short ? helpers.message({ custom: `must decode to at least ${MIN_WEBHOOK_KEY_BYTES} bytes per secret in production` }) : value;
+      }),
+    otherwise: base.default(DEV_SECRETS[name]),
+  });
+}
 
 /** 32 bytes, base64 (`openssl rand -base64 32`). */
 const aesKey = Joi.string()
@@ -107,10 +166,37 @@ export const secretsKeyPiece = {
   INTEGRATION_SECRETS_KEY: devSecret('INTEGRATION_SECRETS_KEY', aesKey),
 };
 
+/** Base64 keys of at least 32 bytes, space-separated. */
+const hmacKeys = Joi.string()
+  .custom((value: string, helpers) =>
+    value.trim().split(/\s+/).every((key) => /^[A-Za-z0-9+/]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length >= 32) ? value : helpers.error('key.length'),
+  )
+  .messages({ 'key.length': '{{#label}} must be base64 keys of at least 32 bytes (openssl rand -base64 32), space-separated' });
+
+/**
+ * Keyed audit checkpoints: every appended batch of an organization's audit chain is MACed with AUDIT_CHECKPOINT_KEY
+ * (a key the database role never sees); AUDIT_CHECKPOINT_PREVIOUS_KEYS still verify checkpoints made before a rotation.
+ */
+export const auditPiece = {
+  AUDIT_CHECKPOINT_KEY: devSecret('AUDIT_CHECKPOINT_KEY', hmacKeys),
+  AUDIT_CHECKPOINT_PREVIOUS_KEYS: hmacKeys,
+};
+
+/**
+ * Listen addresses. A service (behind api-gateway) listens on loopback unless told otherwise; deployments set
+ * 0.0.0.0 (its pod) with NetworkPolicies admitting api-gateway only. /metrics has a listener of its own, never public:
+ * api-gateway on METRICS_PORT, identity-service, webhook-gateway and integration-worker on METRICS_PORT + 1, + 2, + 3.
+ */
+export const listenPiece = (bindDefault: string) => ({
+  BIND_ADDRESS: address.default(bindDefault),
+  METRICS_PORT: port(9100),
+  METRICS_BIND_ADDRESS: address.default('127.0.0.1'),
+});
+
 export const webhookPiece = {
-  WEBHOOK_SECRET_USER_SERVICE: devSecret('WEBHOOK_SECRET_USER_SERVICE', webhookSecret),
-  WEBHOOK_SECRET_PAYMENT_SERVICE: devSecret('WEBHOOK_SECRET_PAYMENT_SERVICE', webhookSecret),
-  WEBHOOK_SECRET_COMMUNICATION_SERVICE: devSecret('WEBHOOK_SECRET_COMMUNICATION_SERVICE', webhookSecret),
+  WEBHOOK_SECRET_USER_SERVICE: webhookSecret('WEBHOOK_SECRET_USER_SERVICE'),
+  WEBHOOK_SECRET_PAYMENT_SERVICE: webhookSecret('WEBHOOK_SECRET_PAYMENT_SERVICE'),
+  WEBHOOK_SECRET_COMMUNICATION_SERVICE: webhookSecret('WEBHOOK_SECRET_COMMUNICATION_SERVICE'),
   WEBHOOK_SIGNATURE_TOLERANCE_SECONDS: Joi.number().integer().min(1).default(300),
   WEBHOOK_MAX_BATCH: Joi.number().integer().min(1).max(10000).default(500),
   WEBHOOK_MAX_BODY_BYTES: Joi.number().integer().min(1024).default(1048576),
@@ -155,7 +241,7 @@ export const gatewayPiece = {
   TRUST_PROXY: trustProxy('false'),
 };
 
-/** Services sit behind api-gateway: they trust exactly its one hop for the client address. */
+/** Services sit behind api-gateway: they trust forwarded headers from its addresses only. */
 export const serviceTrustPiece = {
-  TRUST_PROXY: trustProxy('1'),
+  TRUST_PROXY: trustGatewayOnly,
 };

@@ -132,7 +132,7 @@ export function memoizedIpKey(): (req: Request) => string {
 
 /**
  * Per client IP across all replicas (the Redis store is shared). The IP is Express' `req.ip`: the socket, or the
- * addresses the trusted proxies (TRUST_PROXY, one hop: api-gateway) vouch for — never a header a client controls.
+ * addresses the trusted proxies (TRUST_PROXY: api-gateway's addresses) vouch for — never a header a client controls.
  */
 export function webhookRateLimit(options: WebhookRateLimitOptions): RequestHandler {
   let lastWarning = 0;
