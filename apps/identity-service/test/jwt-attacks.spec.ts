@@ -26,6 +26,7 @@ describe('GET /users/me with forged or stale tokens', () => {
       expired: jwt.sign({ ...claims, iat: now() - 600, exp: now() - 300 }, privateKey, { algorithm: 'RS256', issuer: h.config.JWT_ISSUER, audience: h.config.JWT_AUDIENCE }),
       'wrong audience': jwt.sign(claims, privateKey, { algorithm: 'RS256', issuer: h.config.JWT_ISSUER, audience: 'other-api', expiresIn: 300 }),
       'wrong issuer': jwt.sign(claims, privateKey, { algorithm: 'RS256', issuer: 'evil', audience: h.config.JWT_AUDIENCE, expiresIn: 300 }),
+      'no exp (never expires)': jwt.sign({ ...claims, iat: now() }, privateKey, { algorithm: 'RS256', issuer: h.config.JWT_ISSUER, audience: h.config.JWT_AUDIENCE }),
       'older token version': jwt.sign({ ...claims, ver: user.token_version - 1 }, privateKey, { algorithm: 'RS256', issuer: h.config.JWT_ISSUER, audience: h.config.JWT_AUDIENCE, expiresIn: 300 }),
     };
     expect((await h.http.get('/users/me').set(bearer(genuine))).status).toBe(200);

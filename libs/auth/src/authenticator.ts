@@ -30,7 +30,9 @@ function isWellFormed(payload: Record<string, unknown>): payload is Record<strin
     ROLES.has(payload['role'] as string) &&
     Number.isInteger(payload['ver']) &&
     typeof payload['jti'] === 'string' &&
-    Number.isInteger(payload['iat'])
+    Number.isInteger(payload['iat']) &&
+    // jsonwebtoken checks `exp` only when present: a token without one would never expire
+    Number.isInteger(payload['exp'])
   );
 }
 

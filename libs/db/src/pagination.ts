@@ -14,10 +14,23 @@ export interface KeysetCursor {
 export type KeysetColumn = 'created_at' | 'received_at';
 
 const TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/**
+ * A cursor timestamp that names a real instant PostgreSQL can compare (`2026-13-45T…` has the form, not a meaning,
+ * and would fail in the database as a 500): its millisecond part reads back unchanged through Date, year 1970–9999.
+ */
+function isCursorTimestamp(value: unknown): value is string {
+  if (typeof value !== 'string' || !TS.test(value)) return false;
+  const millis = `${value.slice(0, 23)}Z`;
+  const date = new Date(millis);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === millis && date.getUTCFullYear() >= 1970;
+}
 
 export const encodeCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 function decodeCursor(raw: string): unknown {
+  if (!/^[A-Za-z0-9_-]*$/.test(raw)) return undefined;
   try {
     return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
@@ -30,7 +43,7 @@ export const keysetCursor = Joi.string()
   .max(200)
   .custom((raw: string, helpers) => {
     const value = decodeCursor(raw) as Partial<KeysetCursor> | undefined;
-    if (!value || typeof value.ts !== 'string' || !TS.test(value.ts) || !isUuid(value.id)) return helpers.error('cursor.invalid');
+    if (!value || typeof value !== 'object' || !isCursorTimestamp(value.ts) || !isUuid(value.id)) return helpers.error('cursor.invalid');
     return { ts: value.ts, id: value.id };
   })
   .messages({ 'cursor.invalid': '{{#label}} is not a cursor this API issued' });
@@ -40,7 +53,8 @@ export const seqCursor = Joi.string()
   .max(100)
   .custom((raw: string, helpers) => {
     const value = decodeCursor(raw);
-    return typeof value === 'string' && /^\d{1,19}$/.test(value) ? value : helpers.error('cursor.invalid');
+    // a bigint sequence: at most 2^63 - 1, or PostgreSQL refuses the comparison (a 500, not the client's 422)
+    return typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT ? value : helpers.error('cursor.invalid');
   })
   .messages({ 'cursor.invalid': '{{#label}} is not a cursor this API issued' });
 

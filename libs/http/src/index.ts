@@ -8,3 +8,4 @@ export * from './validate';
 export * from './app';
 export * from './server';
 export * from './api-router';
+export * from './forbidden-keys';

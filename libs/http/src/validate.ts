@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { ObjectSchema, Schema, ValidationError as JoiValidationError } from 'joi';
 import { NotFoundError, ValidationError, type FieldError } from './errors';
+import { refuseForbiddenKeys } from './forbidden-keys';
 
 export interface RequestSchemas {
   /** Path parameters; a value that fails (a malformed id) answers 404, as if the resource did not exist. */
@@ -37,6 +38,12 @@ export function validate(schemas: RequestSchemas): RequestHandler {
     }
     if (schemas.body) {
       const body = req.body === undefined ? {} : req.body;
+      // before joi: a forbidden key is refused as such, whatever the schema would say of it
+      try {
+        refuseForbiddenKeys(body);
+      } catch (err) {
+        return next(err);
+      }
       const { error, value } = schemas.body.validate(body, JOI_OPTIONS);
       if (error) errors.push(...fieldErrors('body', error));
       else req.body = value;

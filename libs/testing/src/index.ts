@@ -1,2 +1,3 @@
 export * from './factories';
 export * from './service';
+export * from './hostile';

@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { BadRequestError, UnsupportedMediaTypeError } from '@saas/http';
+import { BadRequestError, mayHoldForbiddenKey, refuseForbiddenKeys, UnsupportedMediaTypeError } from '@saas/http';
 
 /** Deepest nesting of arrays and objects a signed webhook body may have (docs/WEBHOOKS.md "Bounded work"). */
 export const MAX_JSON_DEPTH = 64;
@@ -49,9 +49,16 @@ export function nestsDeeperThan(raw: Buffer, maxDepth: number): boolean {
 
 /**
  * A verified body as JSON: an object or an array (as express.json's strict mode), nested at most MAX_JSON_DEPTH
- * levels; else 400 (`body_too_deep`, `malformed_json`).
+ * levels; else 400 (`body_too_deep`, `malformed_json`). A key `__proto__`, `constructor` or `prototype` anywhere
+ * answers 422 `forbidden_key` (looked for only when the bytes mention one).
  */
 export function parseVerifiedJson(raw: Buffer): unknown {
+  const value = parseJson(raw);
+  if (mayHoldForbiddenKey(raw)) refuseForbiddenKeys(value);
+  return value;
+}
+
+function parseJson(raw: Buffer): unknown {
   if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) {
     throw new BadRequestError('body_too_deep', `The body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   }

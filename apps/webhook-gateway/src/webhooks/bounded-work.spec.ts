@@ -47,15 +47,16 @@ describe('work an unsigned webhook can cause', () => {
     }
   });
 
-  it('when four such bodies are in flight, then a small signed webhook answers within a few ms of its unloaded time', async () => {
+  it('when four such bodies are in flight, then a small signed webhook is not held up by them (within a few ms of its unloaded time on a quiet machine)', async () => {
     for (let i = 0; i < 3; i++) await smallWebhookMs(); // warm
     const unloaded = median(await Promise.all(Array.from({ length: 5 }, () => smallWebhookMs())));
     const attacks = Array.from({ length: 4 }, () => unsigned(deepBody()).then((r) => r.status));
     const loaded = median(await Promise.all(Array.from({ length: 5 }, () => smallWebhookMs())));
     expect(await Promise.all(attacks)).toEqual([401, 401, 401, 401]);
-    // Parsing one such body blocked the event loop 360-510 ms before the signature was checked first: a bound of
-    // 30 ms is far below that and above this machine's noise.
-    expect(loaded - unloaded).toBeLessThan(30);
+    // Parsing one such body blocked the event loop 360-510 ms before the signature was checked first, so four in flight
+    // took a small webhook from ~25 ms to ~2 s. Alone on the machine the difference is a few ms; the bound leaves room
+    // for CI running other suites beside this one, and still fails by an order of magnitude against the old order.
+    expect(loaded - unloaded).toBeLessThan(150);
   });
 
   it('when a signed body nests deeper than 64 levels, then 400 body_too_deep; at 64 levels it is parsed and validated', async () => {
