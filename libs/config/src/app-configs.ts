@@ -14,6 +14,7 @@ import {
   rabbitPiece,
   redisPiece,
   secretsKeyPiece,
+  ssoPiece,
   serviceTrustPiece,
   webhookPiece,
   workerPiece,
@@ -33,7 +34,9 @@ export interface DatabaseConfig { DATABASE_URL: string; DATABASE_POOL_MAX: numbe
 export interface DatabaseAdminConfig { DATABASE_ADMIN_URL: string }
 export interface RedisConfig { REDIS_URL: string; REDIS_KEY_PREFIX: string }
 export interface RabbitConfig {
+  /** One node URL, or several comma-separated (see brokerUrls). */
   RABBITMQ_URL: string;
+  RABBITMQ_QUORUM_GROUP_SIZE: number;
   RABBITMQ_NAME_PREFIX: string;
   MAX_RETRIES: number;
   RETRY_BACKOFF_BASE: number;
@@ -74,6 +77,12 @@ export interface WebhookConfigPart {
   OUTBOX_RELAY_MIN_AGE_MS: number;
   INTEGRATION_SECRETS_KEY: string;
 }
+export interface SsoConfigPart {
+  SSO_CALLBACK_URL: string;
+  /** Comma-separated; '' allows none. */
+  SSO_ALLOWED_REDIRECT_URIS: string;
+  SSO_ALLOW_PRIVATE_ISSUERS: boolean;
+}
 export interface WorkerConfigPart {
   WORKER_PREFETCH: number;
   FORCE_SERVICE_FAILURES: number;
@@ -101,7 +110,7 @@ export interface GatewayConfigPart {
 /** What every backing-service-connected app shares (readiness checks PostgreSQL, Redis and RabbitMQ). */
 export type ServiceConfig = BaseConfig & ListenConfig & AuditConfig & DatabaseConfig & RedisConfig & RabbitConfig & JwtVerifyConfig & PortsConfig;
 
-export type IdentityServiceConfig = ServiceConfig & JwtSignConfig & IdentityConfigPart;
+export type IdentityServiceConfig = ServiceConfig & JwtSignConfig & IdentityConfigPart & SsoConfigPart & { INTEGRATION_SECRETS_KEY: string };
 export type WebhookGatewayConfig = ServiceConfig & WebhookConfigPart & { INTEGRATION_STATUS_WINDOW_SECONDS: number };
 export type IntegrationWorkerConfig = ServiceConfig & WorkerConfigPart;
 export type ApiGatewayConfig = BaseConfig & ListenConfig & PortsConfig & GatewayConfigPart;
@@ -121,7 +130,7 @@ const service = {
 
 /** One joi schema per app, assembled from the shared pieces. */
 export const configSchemas = {
-  'identity-service': Joi.object({ ...service, ...jwtSignPiece, ...identityPiece }),
+  'identity-service': Joi.object({ ...service, ...jwtSignPiece, ...identityPiece, ...secretsKeyPiece, ...ssoPiece }),
   'webhook-gateway': Joi.object({ ...service, ...webhookPiece, ...secretsKeyPiece, ...integrationStatusPiece }),
   'integration-worker': Joi.object({ ...service, ...workerPiece }),
   'api-gateway': Joi.object({ ...basePiece, ...listenPiece('0.0.0.0'), ...portsPiece, ...gatewayPiece }),

@@ -98,10 +98,34 @@ export const redisPiece = {
   REDIS_KEY_PREFIX: Joi.string().max(64).default('saas:'),
 };
 
+/** The node URLs of `RABBITMQ_URL` (one, or several comma-separated nodes of one cluster). */
+export const brokerUrls = (value: string) => value.split(',').map((url) => url.trim());
+
+/** The vhost an AMQP URL names ('/' when none; amqp-connection-manager and amqplib read it the same way). */
+const vhostOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1)) || '/';
+
+/**
+ * One AMQP URL, or the nodes of one cluster comma-separated (services connect to any and move to another when theirs
+ * dies): each an amqp(s) URL, no empty entry, all of one vhost.
+ */
+const brokerUrlList = Joi.string().custom((value: string, helpers) => {
+  const urls = brokerUrls(value);
+  if (urls.some((url) => url === '')) return helpers.message({ custom: 'has an empty entry: list the node URLs separated by single commas' });
+  for (const url of urls) {
+    if (Joi.string().uri({ scheme: ['amqp', 'amqps'] }).validate(url).error) return helpers.message({ custom: `has an entry that is not an amqp:// or amqps:// URL: ${url.replace(/\/\/[^@/]*@/, '//…@')}` });
+  }
+  if (new Set(urls.map(vhostOf)).size > 1) return helpers.message({ custom: 'names several vhosts: the nodes of one cluster serve the same vhost' });
+  return value;
+});
+
 export const rabbitPiece = {
-  RABBITMQ_URL: refusedInProduction(Joi.string().uri({ scheme: ['amqp', 'amqps'] }), (url) =>
-    ['', DEV_PASSWORDS.broker].includes(passwordOf(url)) ? 'must carry a password other than the development one (guest) in production' : undefined,
+  RABBITMQ_URL: refusedInProduction(brokerUrlList, (value) =>
+    brokerUrls(value).filter(Boolean).some((url) => ['', DEV_PASSWORDS.broker].includes(passwordOf(url)))
+      ? 'must carry a password other than the development one (guest) in production'
+      : undefined,
   ).default('amqp://guest:guest@127.0.0.1:5672'),
+  // replicas of each quorum queue when it is declared: 3 on a 3-node cluster (a majority survives one node), 1 on one node
+  RABBITMQ_QUORUM_GROUP_SIZE: Joi.number().integer().min(1).max(7).default(1),
   RABBITMQ_NAME_PREFIX: Joi.string().pattern(/^[\w.-]*$/).allow('').max(64).default(''),
   MAX_RETRIES: Joi.number().integer().min(0).max(20).default(3),
   RETRY_BACKOFF_BASE: Joi.number().positive().max(3600).default(2),
@@ -220,6 +244,24 @@ export const workerPiece = {
   BREAKER_ERROR_THRESHOLD_PERCENT: Joi.number().min(1).max(100).default(50),
   BREAKER_VOLUME_THRESHOLD: Joi.number().integer().min(1).default(10),
   BREAKER_RESET_TIMEOUT_MS: Joi.number().integer().min(100).default(30000),
+};
+
+/** Single sign-on (OIDC) per organization: where the IdP sends users back, and where browser apps may be sent after. */
+export const ssoPiece = {
+  SSO_CALLBACK_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://localhost:8000/auth/sso/callback'),
+  SSO_ALLOWED_REDIRECT_URIS: Joi.string()
+    .allow('')
+    .custom((value: string, helpers) =>
+      value
+        .split(',')
+        .map((uri) => uri.trim())
+        .filter(Boolean)
+        .every((uri) => !Joi.string().uri({ scheme: ['http', 'https'] }).validate(uri).error)
+        ? value
+        : helpers.message({ custom: 'must be absolute http(s) URIs, comma-separated' }),
+    )
+    .default(''),
+  SSO_ALLOW_PRIVATE_ISSUERS: Joi.boolean().default(false),
 };
 
 export const integrationStatusPiece = {

@@ -87,6 +87,18 @@ describe('configuration', () => {
     expect(development['WEBHOOK_SECRET_USER_SERVICE']).toMatch(/^whsec_/);
   });
 
+  it('when RABBITMQ_URL lists the nodes of a cluster, then it is taken; an empty entry, a non-AMQP entry or mixed vhosts stop the start naming it', () => {
+    const load = (url: string) => problems('integration-worker', { RABBITMQ_URL: url });
+    expect(load('amqp://saas:pw@rabbit-0:5672/prod, amqp://saas:pw@rabbit-1:5672/prod,amqp://saas:pw@rabbit-2:5672/prod')).toEqual([]);
+    expect(load('amqp://saas:pw@rabbit-0:5672,,amqp://saas:pw@rabbit-1:5672')).toEqual([expect.stringMatching(/^RABBITMQ_URL: has an empty entry/)]);
+    expect(load('amqp://saas:pw@rabbit-0:5672,')).toEqual([expect.stringMatching(/^RABBITMQ_URL: has an empty entry/)]);
+    expect(load('amqp://saas:pw@rabbit-0:5672/a,amqp://saas:pw@rabbit-1:5672/b')).toEqual([expect.stringMatching(/^RABBITMQ_URL: names several vhosts/)]);
+    expect(load('amqp://saas:pw@rabbit-0:5672,http://saas:pw@rabbit-1')).toEqual([expect.stringMatching(/^RABBITMQ_URL: has an entry that is not an amqp/)]);
+    // the entry is named without its credentials
+    expect(load('amqp://saas:pw@rabbit-0:5672,http://saas:pw@rabbit-1')[0]).not.toContain('pw@');
+    expect(load('amqp://saas:pw@rabbit-0:5672,amqp://guest:guest@rabbit-1:5672')).toEqual([expect.stringMatching(/^RABBITMQ_URL: must carry a password other than the development one/)]);
+  });
+
   it('when nothing is set in development, then every app starts from safe defaults', () => {
     for (const schema of Object.values(configSchemas)) expect(() => loadConfig(schema, {})).not.toThrow();
   });
