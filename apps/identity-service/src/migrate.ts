@@ -1,3 +1,4 @@
+import { configureAuditCheckpoints } from '@saas/audit';
 import { configSchemas, type MigrateConfig } from '@saas/config';
 import { Database, ensureDatabase, runMigrations } from '@saas/db';
 import { ensureSuperadmin } from '@saas/identity';
@@ -9,6 +10,8 @@ runService<MigrateConfig>('migrate', configSchemas.migrate, async (config) => {
   if (await ensureDatabase(config.DATABASE_ADMIN_URL)) log('database created');
   const applied = await runMigrations({ adminUrl: config.DATABASE_ADMIN_URL, serviceUrl: config.DATABASE_URL, log });
   if (!applied.length) log('schema up to date');
+  // the superadmin's creation is audited in the platform chain: its checkpoint is signed with AUDIT_CHECKPOINT_KEY
+  configureAuditCheckpoints(config);
   const db = new Database({ url: config.DATABASE_URL, poolMax: 1 });
   try {
     const result = await ensureSuperadmin(db, {

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { entryHash } from '@saas/audit';
+import { execute, selectRows } from '@saas/db';
 import { bearer, DEFAULT_TEST_PASSWORD, ownerConnection, seedWorld, startIdentity, unique, type IdentityHarness, type World } from './harness';
 import { auditEntries } from './harness';
 
@@ -185,5 +188,41 @@ describe('GET /audit-logs/verify', () => {
       await owner.close();
     }
     expect((await h.http.get('/audit-logs/verify').set(as)).body).toEqual({ valid: false, entries_checked: 2, first_invalid_id: last!.id });
+  });
+
+  it('when a row is forged through the services’ database role with a correct hash link, then verify answers valid: false naming it', async () => {
+    const w = await seedWorld(h);
+    const as = bearer(h.tokenOf(w.adminA));
+    const rename = (title: string) => h.http.patch(`/users/${w.userA.id}`).set(as).send({ title }).expect(200);
+    await rename('one');
+    // the services' credentials are all it takes to INSERT into audit_logs; the checkpoint key stays out of reach
+    const forgedId = await h.runtime.db.forOrg(w.orgA.id, async (tx) => {
+      const [head] = await selectRows<{ hash: string }>(tx, 'SELECT hash FROM audit_logs WHERE org_id = $1 ORDER BY seq DESC LIMIT 1', [w.orgA.id]);
+      const fields = {
+        id: randomUUID(),
+        org_id: w.orgA.id,
+        actor_type: 'user',
+        actor_id: w.adminA.id,
+        action: 'user.updated',
+        target_type: 'user',
+        target_id: w.userA.id,
+        request_id: null,
+        ip: null,
+        metadata: { changes: { role: { from: 'user', to: 'admin' } } },
+        created_at: new Date(),
+      };
+      await execute(
+        tx,
+        `INSERT INTO audit_logs (id, org_id, actor_type, actor_id, action, target_type, target_id, metadata, created_at, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [fields.id, fields.org_id, fields.actor_type, fields.actor_id, fields.action, fields.target_type, fields.target_id, JSON.stringify(fields.metadata), fields.created_at.toISOString(), head!.hash, entryHash(head!.hash, fields)],
+      );
+      return fields.id;
+    });
+    // a legitimate change after it chains onto the forged row
+    await rename('two');
+    const expected = { valid: false, entries_checked: 2, first_invalid_id: forgedId };
+    expect((await h.http.get('/audit-logs/verify').set(as)).body).toEqual(expected);
+    expect((await h.http.get(`/audit-logs/verify?org_id=${w.orgA.id}`).set(bearer(h.tokenOf(w.superadmin)))).body).toEqual(expected);
   });
 });

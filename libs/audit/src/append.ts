@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { runBeforeNextStatement, selectEach, sql, sqlList, type SqlStatement, type Transaction } from '@saas/db';
+import { runBeforeNextStatement, selectEach, sql, sqlList, type SqlStatement, type SqlValue, type Transaction } from '@saas/db';
 import { entryHash, GENESIS_HASH, type HashedFields } from './chain';
+import { auditCheckpointKeys, type AuditCheckpoint, type CheckpointedRun } from './checkpoint';
 
 export interface AuditEntryInput {
   orgId: string | null;
@@ -38,15 +39,36 @@ const lockChainThenReadHead = (orgId: string | null): SqlStatement[] => [
   sql`SELECT hash FROM audit_logs WHERE org_id ${orgId === null ? sql`IS NULL` : sql`= ${orgId}`} ORDER BY seq DESC LIMIT 1`,
 ];
 
-/** One multi-row INSERT: the rows take their `seq` in VALUES order. */
+/** `(…), (…)`: the VALUES of a multi-row INSERT, whose rows take their `seq` in this order. */
+const valuesOf = (rows: SqlValue[][]): SqlStatement => rows.map((row) => sql`(${sqlList(row)})`).reduce((list, row) => sql`${list}, ${row}`);
+
 function insertEntries(rows: AppendedEntry[]): SqlStatement {
-  const values = rows
-    .map((r) =>
-      sql`(${sqlList([r.id, r.org_id, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.request_id, r.ip, JSON.stringify(r.metadata), r.created_at.toISOString(), r.prev_hash, r.hash])})`,
-    )
-    .reduce((list, row) => sql`${list}, ${row}`);
+  const values = valuesOf(
+    rows.map((r) => [r.id, r.org_id, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.request_id, r.ip, JSON.stringify(r.metadata), r.created_at.toISOString(), r.prev_hash, r.hash]),
+  );
   return sql`INSERT INTO audit_logs (id, org_id, actor_type, actor_id, action, target_type, target_id, request_id, ip, metadata, created_at, prev_hash, hash)
                VALUES ${values}`;
+}
+
+/** One checkpoint per chain the rows extend: a chain's rows of one append are consecutive in it, so they are one run. */
+function checkpointsOf(rows: AppendedEntry[]): AuditCheckpoint[] {
+  const runs = new Map<string | null, CheckpointedRun>();
+  for (const row of rows) {
+    const run = runs.get(row.org_id);
+    if (run) {
+      run.last_hash = row.hash;
+      run.entry_count += 1;
+    } else {
+      runs.set(row.org_id, { org_id: row.org_id, first_prev_hash: row.prev_hash, last_hash: row.hash, entry_count: 1 });
+    }
+  }
+  const keys = auditCheckpointKeys();
+  return [...runs.values()].map((run) => keys.sign(run));
+}
+
+function insertCheckpoints(checkpoints: AuditCheckpoint[]): SqlStatement {
+  const values = valuesOf(checkpoints.map((c) => [c.org_id, c.first_prev_hash, c.last_hash, c.entry_count, c.key_id, c.mac]));
+  return sql`INSERT INTO audit_checkpoints (org_id, first_prev_hash, last_hash, entry_count, key_id, mac) VALUES ${values}`;
 }
 
 /**
@@ -80,10 +102,12 @@ export interface AppendOptions {
 /**
  * Appends entries in the given order, as appendAudit would one by one, with one INSERT: their links are computed in
  * memory from the chain heads (each chain locked and read once per transaction) and the rows of one multi-row
- * INSERT take their `seq` in VALUES order, which is the order verify follows. The INSERT is sent with the
- * transaction's next statement, or with its COMMIT when the append is its last write (runBeforeNextStatement): a
- * failing INSERT (e.g. an entry of an organization the transaction cannot see) then fails that statement or the
- * COMMIT, and the whole transaction rolls back as before.
+ * INSERT take their `seq` in VALUES order, which is the order verify follows. Each chain's entries of the call are
+ * one run, vouched for by one keyed checkpoint (checkpoint.ts) inserted right after them: a row INSERTed with the
+ * database credentials alone is covered by none. Both INSERTs are sent as one text with the transaction's next
+ * statement, or with its COMMIT when the append is its last write (runBeforeNextStatement): no round trip of their
+ * own, and a failing INSERT (e.g. an entry of an organization the transaction cannot see) fails that statement or
+ * the COMMIT, and the whole transaction rolls back as before.
  */
 export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[], options: AppendOptions = {}): Promise<AppendedEntry[]> {
   const { withWrite } = options;
@@ -119,6 +143,6 @@ export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInp
     heads.set(key, hash);
   }
   // plain rows: no model instances to build (no caller needs one)
-  runBeforeNextStatement(tx, insertEntries(rows));
+  runBeforeNextStatement(tx, sql`${insertEntries(rows)}; ${insertCheckpoints(checkpointsOf(rows))}`);
   return rows;
 }

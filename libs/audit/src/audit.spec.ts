@@ -1,7 +1,19 @@
 import { QueryTypes, Sequelize } from 'sequelize';
-import { randomBytes } from 'node:crypto';
-import { AuditLog, Database, Organization, selectRows, sql, type Transaction } from '@saas/db';
-import { appendAudit, appendAuditEntries, GENESIS_HASH, verifyAllAuditChains, verifyAuditChain, type AppendedEntry } from './index';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DEV_SECRETS } from '@saas/config';
+import { AuditLog, Database, execute, Organization, selectRows, sql, type Transaction } from '@saas/db';
+import {
+  appendAudit,
+  appendAuditEntries,
+  AuditCheckpointKeys,
+  configureAuditCheckpoints,
+  entryHash,
+  GENESIS_HASH,
+  verifyAllAuditChains,
+  verifyAuditChain,
+  type AppendedEntry,
+  type AuditCheckpoint,
+} from './index';
 
 /** The statements sent, one per round trip, while `countTrips` records them. */
 let trips: string[] | null = null;
@@ -46,6 +58,20 @@ async function appendMany(orgId: string, n: number) {
   }
   return entries;
 }
+
+/** The hashed fields of an entry written by hand, as a tamperer would. */
+const entryFields = (orgId: string, action: string) => ({
+  id: randomUUID(),
+  org_id: orgId,
+  actor_type: 'system',
+  actor_id: null,
+  action,
+  target_type: null,
+  target_id: null,
+  request_id: null,
+  ip: null,
+  created_at: new Date(),
+});
 
 /** An organization's name as stored (what a write of the test changed, or did not). */
 const orgName = async (orgId: string) => (await db.asSystem('test', (transaction) => Organization.findByPk(orgId, { transaction })))!.name;
@@ -135,7 +161,7 @@ describe('appendAudit', () => {
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3 });
   });
 
-  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the insert goes with the COMMIT', async () => {
+  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the inserts (entries, checkpoint) go with the COMMIT', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 1);
     const { statements } = await countTrips(() =>
@@ -144,7 +170,7 @@ describe('appendAudit', () => {
     const work = statements.filter((s) => !/^START TRANSACTION|set_config/.test(s));
     expect(work).toHaveLength(2);
     expect(work[0]).toMatch(/pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(work[1]).toMatch(/^INSERT INTO audit_logs.*; COMMIT;?$/s);
+    expect(work[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints .*; COMMIT;?$/s);
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 4 });
   });
 
@@ -169,10 +195,10 @@ describe('appendAudit', () => {
         beginWithFirstStatement: true,
       }),
     );
-    // START TRANSACTION + the context + the write + the lock + the head read; the INSERT + COMMIT
+    // START TRANSACTION + the context + the write + the lock + the head read; the INSERTs (entries, checkpoint) + COMMIT
     expect(statements).toHaveLength(2);
     expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(statements[1]).toMatch(/^INSERT INTO audit_logs.*; COMMIT;?$/s);
+    expect(statements[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints .*; COMMIT;?$/s);
     expect(await orgName(org.id)).toBe('renamed with entry');
     await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
     expect(await orgName(org.id)).toBe('renamed alone');
@@ -258,6 +284,175 @@ describe('verifyAuditChain', () => {
     expect(all.valid).toBe(false);
     // every chain tampered with in this file is invalid; the report names one of their first broken entries
     expect(tampered).toContain(all.first_invalid_id);
+  });
+});
+
+describe('keyed checkpoints', () => {
+  /** A key other than the process's: as good as a guess to whoever lacks AUDIT_CHECKPOINT_KEY. */
+  const otherKey = () => randomBytes(32).toString('base64');
+  const useKeys = (key: string, previousKeys?: string) => configureAuditCheckpoints({ AUDIT_CHECKPOINT_KEY: key, AUDIT_CHECKPOINT_PREVIOUS_KEYS: previousKeys });
+  afterEach(() => useKeys(DEV_SECRETS.AUDIT_CHECKPOINT_KEY));
+
+  const chainHead = async (tx: Transaction, orgId: string) =>
+    (await selectRows<{ hash: string }>(tx, 'SELECT hash FROM audit_logs WHERE org_id = $1 ORDER BY seq DESC LIMIT 1', [orgId]))[0]?.hash ?? GENESIS_HASH;
+
+  /** An entry INSERTed with the services' database credentials alone: linked to the chain's head with a correct SHA-256 hash. */
+  async function forgeEntry(orgId: string) {
+    return db.forOrg(orgId, async (tx) => {
+      const prevHash = await chainHead(tx, orgId);
+      const fields = { ...entryFields(orgId, 'test.forged'), metadata: { forged: true } };
+      const forged = { ...fields, prev_hash: prevHash, hash: entryHash(prevHash, fields) };
+      await execute(
+        tx,
+        `INSERT INTO audit_logs (id, org_id, actor_type, action, metadata, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [forged.id, orgId, forged.actor_type, forged.action, JSON.stringify(forged.metadata), forged.created_at.toISOString(), forged.prev_hash, forged.hash],
+      );
+      tampered.push(forged.id);
+      return forged;
+    });
+  }
+
+  /** A checkpoint row INSERTed with the services' database credentials. */
+  const forgeCheckpoint = (orgId: string, checkpoint: AuditCheckpoint) =>
+    db.forOrg(orgId, (tx) =>
+      execute(tx, 'INSERT INTO audit_checkpoints (org_id, first_prev_hash, last_hash, entry_count, key_id, mac) VALUES ($1, $2, $3, $4, $5, $6)', [
+        checkpoint.org_id,
+        checkpoint.first_prev_hash,
+        checkpoint.last_hash,
+        checkpoint.entry_count,
+        checkpoint.key_id,
+        checkpoint.mac,
+      ]),
+    );
+
+  const checkpointsOf = (orgId: string) =>
+    db.forOrg(orgId, (tx) => selectRows<AuditCheckpoint>(tx, 'SELECT org_id, first_prev_hash, last_hash, entry_count, key_id, mac FROM audit_checkpoints WHERE org_id = $1 ORDER BY seq', [orgId]));
+
+  it('when a row is forged with the services’ credentials at the end of a chain, then verify names it though its hash link is correct', async () => {
+    const org = await createOrg(db);
+    const entries = await appendMany(org.id, 3);
+    const forged = await forgeEntry(org.id);
+    expect(forged.prev_hash).toBe(entries[2]!.hash);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 4, first_invalid_id: forged.id });
+  });
+
+  it('when a legitimate append chains onto a forged row, then verify still names the forged row', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 2);
+    const forged = await forgeEntry(org.id);
+    const [after] = await appendMany(org.id, 1);
+    expect(after!.prev_hash).toBe(forged.hash);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 3, first_invalid_id: forged.id });
+  });
+
+  it('when a row is forged with an explicit seq that sorts it before the chain’s first entry, then verify still reads and names it', async () => {
+    const org = await createOrg(db);
+    await appendMany(org.id, 2);
+    const fields = { ...entryFields(org.id, 'test.forged.first'), metadata: {} };
+    const hash = entryHash(GENESIS_HASH, fields);
+    // seq is GENERATED ALWAYS, yet INSERT privilege alone may override it
+    const seq = -Number.parseInt(randomBytes(4).toString('hex'), 16) - 1;
+    await db.forOrg(org.id, (tx) =>
+      execute(tx, `INSERT INTO audit_logs (seq, id, org_id, actor_type, action, created_at, prev_hash, hash) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+        seq,
+        fields.id,
+        org.id,
+        fields.actor_type,
+        fields.action,
+        fields.created_at.toISOString(),
+        GENESIS_HASH,
+        hash,
+      ]),
+    );
+    tampered.push(fields.id);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 1, first_invalid_id: fields.id });
+  });
+
+  it('when a checkpoint is forged for a forged row without the key (a wrong MAC, or a key id nobody holds), then verify names the row', async () => {
+    const org = await createOrg(db);
+    const [legitimate] = await appendMany(org.id, 1);
+    const forged = await forgeEntry(org.id);
+    const run = { org_id: org.id, first_prev_hash: legitimate!.hash, last_hash: forged.hash, entry_count: 1 };
+    const guessed = AuditCheckpointKeys.fromConfig({ AUDIT_CHECKPOINT_KEY: otherKey() }).sign(run);
+    const [{ key_id: processKeyId }] = (await checkpointsOf(org.id)) as [AuditCheckpoint];
+    await forgeCheckpoint(org.id, { ...guessed, key_id: processKeyId });
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 2, first_invalid_id: forged.id });
+
+    const other = await createOrg(db);
+    const [first] = await appendMany(other.id, 1);
+    const forgedToo = await forgeEntry(other.id);
+    await forgeCheckpoint(other.id, AuditCheckpointKeys.fromConfig({ AUDIT_CHECKPOINT_KEY: otherKey() }).sign({ ...run, org_id: other.id, first_prev_hash: first!.hash, last_hash: forgedToo.hash }));
+    expect(await verify(other.id)).toEqual({ valid: false, entries_checked: 2, first_invalid_id: forgedToo.id });
+  });
+
+  it('when a genuine checkpoint’s MAC is reused for a run of another chain, then it does not verify and verify names the entry it claims', async () => {
+    const [source, target] = [await createOrg(db), await createOrg(db)];
+    await appendMany(source.id, 1);
+    const forged = await forgeEntry(target.id);
+    const [genuine] = (await checkpointsOf(source.id)) as [AuditCheckpoint];
+    await forgeCheckpoint(target.id, { ...genuine, org_id: target.id, last_hash: forged.hash });
+    expect(await verify(target.id)).toEqual({ valid: false, entries_checked: 1, first_invalid_id: forged.id });
+  });
+
+  it('when entries were checkpointed with a previous key, then they verify while it is among the previous keys, and not once it is dropped', async () => {
+    const [oldKey, newKey] = [otherKey(), otherKey()];
+    const org = await createOrg(db);
+    useKeys(oldKey);
+    const [signedWithOld] = await appendMany(org.id, 2);
+    useKeys(newKey, oldKey);
+    await appendMany(org.id, 1);
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3 });
+    useKeys(newKey);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 1, first_invalid_id: signedWithOld!.id });
+  });
+
+  it('when entries predate the checkpoints (written with a correct chain, no checkpoint), then they are reported as legacy and valid, and a row forged after the first checkpoint is still found', async () => {
+    const org = await createOrg(db);
+    let prevHash = GENESIS_HASH;
+    for (let i = 0; i < 3; i += 1) {
+      const fields = { ...entryFields(org.id, `test.legacy.${i}`), metadata: { i } };
+      const hash = entryHash(prevHash, fields);
+      await owner.query('INSERT INTO audit_logs (id, org_id, actor_type, action, metadata, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', {
+        bind: [fields.id, org.id, fields.actor_type, fields.action, JSON.stringify(fields.metadata), fields.created_at.toISOString(), prevHash, hash],
+      });
+      prevHash = hash;
+    }
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3, legacy_entries: 3 });
+    await appendMany(org.id, 2);
+    expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 5, legacy_entries: 3 });
+    const forged = await forgeEntry(org.id);
+    await appendMany(org.id, 1);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 6, legacy_entries: 3, first_invalid_id: forged.id });
+  });
+
+  it('when the owner deletes the newest entry, then its checkpoint is left over and verify is invalid (with no entry left to name)', async () => {
+    const org = await createOrg(db);
+    const entries = await appendMany(org.id, 3);
+    await tamper('DELETE FROM audit_logs WHERE id = $1', entries[2]!.id);
+    expect(await verify(org.id)).toEqual({ valid: false, entries_checked: 2 });
+  });
+
+  it('when one append writes to several chains, then each chain gets one checkpoint for its run and all verify', async () => {
+    const [a, b] = [await createOrg(db), await createOrg(db)];
+    await appendMany(a.id, 1);
+    const entryOf = (orgId: string, i: number) => ({ orgId, actorType: 'system' as const, action: `test.several.${i}` });
+    await db.asSystem('test', (tx) => appendAuditEntries(tx, [entryOf(a.id, 0), entryOf(b.id, 1), entryOf(a.id, 2), entryOf(b.id, 3), entryOf(a.id, 4)]));
+    expect((await checkpointsOf(a.id)).map((c) => c.entry_count)).toEqual([1, 3]);
+    expect((await checkpointsOf(b.id)).map((c) => c.entry_count)).toEqual([2]);
+    expect(await verify(a.id)).toEqual({ valid: true, entries_checked: 4 });
+    expect(await verify(b.id)).toEqual({ valid: true, entries_checked: 2 });
+  });
+
+  it('when nobody tampered, then 10,000 entries appended in large batches verify as valid', async () => {
+    const org = await createOrg(db);
+    const batch = (from: number) =>
+      Array.from({ length: 2500 }, (_, i) => ({ orgId: org.id, actorType: 'user' as const, actorId: 'someone', action: 'test.volume', targetType: 'thing', targetId: String(from + i), metadata: { i: from + i } }));
+    for (let from = 0; from < 10_000; from += 2500) await db.forOrg(org.id, (tx) => appendAuditEntries(tx, batch(from)));
+    const started = performance.now();
+    const result = await verify(org.id);
+    const elapsed = performance.now() - started;
+    expect(result).toEqual({ valid: true, entries_checked: 10_000 });
+    console.log(`verified 10,000 audit entries (4 checkpoints) in ${elapsed.toFixed(0)} ms`);
   });
 });
 

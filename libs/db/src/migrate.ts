@@ -33,7 +33,8 @@ export async function ensureDatabase(adminUrl: string): Promise<boolean> {
 
 /**
  * Makes the services' role exist with the URL's password, owning nothing, without BYPASSRLS, with DML on the
- * tables and only SELECT/INSERT on the append-only audit log. Idempotent: runs after every migration.
+ * tables and only SELECT/INSERT on the append-only audit log and its checkpoints. Idempotent: runs after every
+ * migration.
  */
 async function ensureServiceRole(admin: Sequelize, serviceUrl: string): Promise<void> {
   const url = new URL(serviceUrl);
@@ -57,8 +58,8 @@ async function ensureServiceRole(admin: Sequelize, serviceUrl: string): Promise<
     GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${r};
     GRANT USAGE ON SCHEMA public TO ${r};
     GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, users, invites, webhook_events, webhook_outbox, subscriptions, communication_logs, integration_sources TO ${r};
-    REVOKE ALL ON audit_logs FROM ${r};
-    GRANT SELECT, INSERT ON audit_logs TO ${r};
+    REVOKE ALL ON audit_logs, audit_checkpoints FROM ${r};
+    GRANT SELECT, INSERT ON audit_logs, audit_checkpoints TO ${r};
     REVOKE ALL ON "SequelizeMeta" FROM ${r};
     GRANT EXECUTE ON FUNCTION app_current_org(), app_is_system() TO ${r};
   `);

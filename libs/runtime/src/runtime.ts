@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { Gauge } from 'prom-client';
+import { configureAuditCheckpoints } from '@saas/audit';
 import type { ServiceConfig } from '@saas/config';
 import { Database } from '@saas/db';
 import { createLogger, createMetrics, flushLogger, type Logger, type ReadinessChecks, type ServiceMetrics } from '@saas/http';
@@ -31,8 +32,10 @@ export function createRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
 }
 
+/** A service's connections and instruments, from its config; the process's audit checkpoint keys are set from it too. */
 export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C>): ServiceRuntime<C> {
   const { config, service } = options;
+  configureAuditCheckpoints(config);
   const logger = options.logger ?? createLogger(service, config.LOG_LEVEL);
   const metrics = createMetrics(service);
   const db = new Database({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: service });

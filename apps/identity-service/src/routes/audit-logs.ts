@@ -35,7 +35,12 @@ interface ListQuery {
   cursor?: string | KeysetCursor;
 }
 
-const verification = Joi.object({ valid: Joi.boolean().required(), entries_checked: Joi.number().integer().required(), first_invalid_id: Joi.string() }).label('AuditVerification');
+const verification = Joi.object({
+  valid: Joi.boolean().required(),
+  entries_checked: Joi.number().integer().required(),
+  legacy_entries: Joi.number().integer().description('entries appended before checkpoints existed (before their chain’s first checkpoint): hash-checked only; absent when none'),
+  first_invalid_id: Joi.string().description('the first entry that fails; absent when valid, or when the entries end before the checkpoints do (the newest entries were removed)'),
+}).label('AuditVerification');
 
 export function auditRoutes(ctx: IdentityContext): ApiRouter {
   const { db } = ctx.runtime;
@@ -87,7 +92,7 @@ export function auditRoutes(ctx: IdentityContext): ApiRouter {
       ...common,
       method: 'get',
       path: '/audit-logs/verify',
-      summary: 'Recompute the hash chain and report the first entry that does not match',
+      summary: 'Recompute the hash chain, check every entry is covered by a keyed checkpoint, and report the first entry that does not match',
       guards: [authenticate, authorize('audit:verify')],
       request: { query: Joi.object({ org_id: uuid }) },
       responses: { 200: { description: 'The verification', schema: verification }, ...authProblems, ...invalid },

@@ -8,6 +8,7 @@ import * as narrowOutbox from './0007-narrow-outbox';
 import * as emailLookup from './0008-email-lookup';
 import * as recipientLookup from './0009-recipient-lookup';
 import * as integrationSources from './0010-integration-sources';
+import * as auditCheckpoints from './0011-audit-checkpoints';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -21,5 +22,6 @@ export const migrations = [
   { name: '0008-email-lookup', ...emailLookup },
   { name: '0009-recipient-lookup', ...recipientLookup },
   { name: '0010-integration-sources', ...integrationSources },
+  { name: '0011-audit-checkpoints', ...auditCheckpoints },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
