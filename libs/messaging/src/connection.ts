@@ -1,9 +1,11 @@
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
-import { declareTopology, topologyNames, type TopologyNames, type TopologyOptions } from './topology';
+import { brokerUrls } from '@saas/config';
+import { declareTopology, queueProbe, topologyNames, type TopologyNames, type TopologyOptions } from './topology';
 
 export interface BrokerOptions extends TopologyOptions {
+  /** RABBITMQ_URL: one node's URL, or the node URLs of one cluster, comma-separated. */
   url: string;
   logger: Logger;
   /** Runs on every (re)connected channel after the topology is declared, e.g. to start consumers. */
@@ -16,22 +18,43 @@ export interface Broker {
   channel: ChannelWrapper;
   names: TopologyNames;
   isConnected(): boolean;
+  /** `host:port` of the node this process is connected to, null while disconnected. */
+  connectedNode(): string | null;
   close(): Promise<void>;
 }
 
-/** Connects (with automatic reconnection) and declares the topology on every (re)connection. */
+/** A node URL as it may be shown (logs, readiness, metrics): host and port, never credentials. */
+export function nodeAddress(url: string): string {
+  const { hostname, port, protocol } = new URL(url);
+  return `${hostname}:${port || (protocol === 'amqps:' ? '5671' : '5672')}`;
+}
+
+/**
+ * Connects to a node of the list (with automatic reconnection, to the next node of the list each time, so a dead
+ * node is left for a live one) and declares the topology on every (re)connection.
+ */
 export function connectBroker(options: BrokerOptions): Broker {
-  const connection = amqp.connect([options.url], { heartbeatIntervalInSeconds: 15, reconnectTimeInSeconds: 1 });
-  connection.on('connect', () => options.logger.info('rabbitmq connected'));
-  connection.on('disconnect', ({ err }) => options.logger.warn({ err: err?.message }, 'rabbitmq disconnected'));
-  connection.on('connectFailed', ({ err }) => options.logger.warn({ err: err?.message }, 'rabbitmq connection failed'));
+  const connection = amqp.connect(brokerUrls(options.url), { heartbeatIntervalInSeconds: 15, reconnectTimeInSeconds: 1 });
+  let node: string | null = null;
+  const addressOf = (url: unknown) => (typeof url === 'string' ? nodeAddress(url) : 'unknown');
+  connection.on('connect', ({ url }) => {
+    node = addressOf(url);
+    options.logger.info({ node }, 'rabbitmq connected');
+  });
+  connection.on('disconnect', ({ err }) => {
+    options.logger.warn({ node, err: err?.message }, 'rabbitmq disconnected');
+    node = null;
+  });
+  connection.on('connectFailed', ({ err, url }) => options.logger.warn({ node: addressOf(url), err: err?.message }, 'rabbitmq connection failed'));
   // Names are pure functions of the options, known before the first connection completes.
   const names = topologyNames(options);
   const channel = connection.createChannel({
     json: false,
     confirm: true,
     setup: async (ch: ConfirmChannel) => {
-      await declareTopology(ch, options);
+      const current = connection.connection;
+      if (!current) throw new Error('rabbitmq connection lost during channel setup');
+      await declareTopology(ch, options, queueProbe(current));
       await options.setup?.(ch, names);
     },
   });
@@ -42,6 +65,7 @@ export function connectBroker(options: BrokerOptions): Broker {
     channel,
     names,
     isConnected: () => connection.isConnected(),
+    connectedNode: () => node,
     close: async () => {
       await channel.close();
       await connection.close();

@@ -1,4 +1,4 @@
-import type { Channel, ConfirmChannel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 
 export const SERVICES = ['user_service', 'payment_service', 'communication_service'] as const;
 export type IntegrationService = (typeof SERVICES)[number];
@@ -11,6 +11,28 @@ export interface TopologyOptions {
   backoffBase: number;
   /** Quorum-queue redeliveries before a message that keeps crashing consumers is dead-lettered. */
   deliveryLimit: number;
+  /** Members a new quorum queue starts with (RABBITMQ_QUORUM_GROUP_SIZE); absent, the broker's default. */
+  quorumGroupSize?: number;
+}
+
+/** Whether a queue exists already. */
+export type QueueProbe = (queue: string) => Promise<boolean>;
+
+/** Probes on a channel of their own: a check of a missing queue closes the channel it runs on. */
+export function queueProbe(connection: ChannelModel): QueueProbe {
+  return async (queue) => {
+    const channel = await connection.createChannel();
+    // the 404 of a missing queue closes this channel, as expected; it is an answer, not a failure
+    channel.on('error', () => undefined);
+    try {
+      await channel.checkQueue(queue);
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+    await channel.close();
+    return true;
+  };
 }
 
 /** Retry n (1-based) waits RETRY_BACKOFF_BASE × 2^(n−1) seconds, in whole milliseconds. */
@@ -48,41 +70,51 @@ export const RETRY_DELAY_HEADER = 'retry-delay-ms';
 /**
  * Declares DESIGN §5's topology idempotently. Re-declaring with the same arguments is a no-op; the delays are in
  * the retry queues' names, so changing RETRY_BACKOFF_BASE declares new queues instead of clashing with old ones.
+ *
+ * Every queue is a quorum queue (replicated to `quorumGroupSize` nodes), the delay and dead-letter queues too, so no
+ * message lives on one node only. The group size only matters when a queue is created, yet RabbitMQ compares it on
+ * every declaration: a queue created before it was set, or with another size, would refuse each redeclaration with
+ * PRECONDITION_FAILED. So with a `queueExists` probe (the services pass one) existing queues are left as they are —
+ * their members are managed with `rabbitmq-queues grow/shrink` (docs/SCALING.md) — and only missing ones are declared.
+ * Without a probe every queue is declared (a fresh broker, or a recorder of the declarations).
  */
-export async function declareTopology(channel: Channel | ConfirmChannel, options: TopologyOptions): Promise<TopologyNames> {
+export async function declareTopology(
+  channel: Channel | ConfirmChannel,
+  options: TopologyOptions,
+  queueExists?: QueueProbe,
+): Promise<TopologyNames> {
   const names = topologyNames(options);
+  const groupSize = options.quorumGroupSize === undefined ? {} : { 'x-quorum-initial-group-size': options.quorumGroupSize };
+  const declareQuorumQueue = async (queue: string, args: Record<string, unknown>) => {
+    if (await queueExists?.(queue)) return;
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum', ...groupSize, ...args } });
+  };
   await channel.assertExchange(names.eventsExchange, 'topic', { durable: true });
   await channel.assertExchange(names.deadLetterExchange, 'topic', { durable: true });
   await channel.assertExchange(names.retryExchange, 'headers', { durable: true });
 
-  await channel.assertQueue(names.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await declareQuorumQueue(names.deadLetterQueue, {});
   await channel.bindQueue(names.deadLetterQueue, names.deadLetterExchange, '#');
 
   for (const service of SERVICES) {
     const queue = names.serviceQueue(service);
-    await channel.assertQueue(queue, {
-      durable: true,
-      arguments: {
-        'x-queue-type': 'quorum',
-        'x-delivery-limit': options.deliveryLimit,
-        'x-dead-letter-exchange': names.deadLetterExchange,
-      },
+    await declareQuorumQueue(queue, {
+      'x-delivery-limit': options.deliveryLimit,
+      'x-dead-letter-exchange': names.deadLetterExchange,
     });
     await channel.bindQueue(queue, names.eventsExchange, `${service}.#`);
   }
 
   for (const delay of names.retryDelays) {
     const queue = names.retryQueue(delay);
-    await channel.assertQueue(queue, {
-      durable: true,
-      arguments: {
-        'x-queue-type': 'quorum',
-        'x-message-ttl': delay,
-        // No x-dead-letter-routing-key: expired messages go back with their original routing key.
-        'x-dead-letter-exchange': names.eventsExchange,
-        'x-dead-letter-strategy': 'at-least-once',
-        'x-overflow': 'reject-publish',
-      },
+    await declareQuorumQueue(queue, {
+      'x-message-ttl': delay,
+      // No x-dead-letter-routing-key: expired messages go back with their original routing key.
+      'x-dead-letter-exchange': names.eventsExchange,
+      // Expired messages leave the delay queue only once the events exchange's queues have them (at-least-once
+      // dead-lettering, which needs reject-publish overflow): a node dying mid-way loses no retry.
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
     });
     await channel.bindQueue(queue, names.retryExchange, '', { 'x-match': 'all', [RETRY_DELAY_HEADER]: delay });
   }

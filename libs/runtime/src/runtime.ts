@@ -48,9 +48,11 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
     maxRetries: config.MAX_RETRIES,
     backoffBase: config.RETRY_BACKOFF_BASE,
     deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
+    quorumGroupSize: config.RABBITMQ_QUORUM_GROUP_SIZE,
     setup: options.brokerSetup,
   });
   registerPoolMetric(db, metrics);
+  registerBrokerNodeMetric(broker, metrics);
   const readiness: ReadinessChecks = {
     postgres: () => db.ping(),
     redis: () => redis.ping(),
@@ -75,6 +77,21 @@ export function createRuntime<C extends ServiceConfig>(options: RuntimeOptions<C
       await flushLogger(logger);
     },
   };
+}
+
+/** The broker node this process is connected to, read at scrape time: a failover shows as the series moving to another node. */
+function registerBrokerNodeMetric(broker: Broker, metrics: ServiceMetrics): void {
+  new Gauge({
+    name: 'rabbitmq_connected_node',
+    help: 'The RabbitMQ node (host:port) this process is connected to: 1 on its series, no series while disconnected',
+    labelNames: ['node'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const node = broker.connectedNode();
+      if (node) this.set({ node }, 1);
+    },
+  });
 }
 
 interface PoolStats {

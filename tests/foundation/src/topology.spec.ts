@@ -1,5 +1,5 @@
 import amqplib from 'amqplib';
-import { declareTopology, RETRY_DELAY_HEADER, retryDelayMs, routingKey, topologyNames } from '@saas/messaging';
+import { declareTopology, queueProbe, RETRY_DELAY_HEADER, retryDelayMs, routingKey, topologyNames } from '@saas/messaging';
 
 const url = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 const options = { prefix: `${process.env['RABBITMQ_NAME_PREFIX']}topo.`, maxRetries: 3, backoffBase: 0.1, deliveryLimit: 5 };
@@ -33,6 +33,14 @@ describe('RabbitMQ topology (DESIGN §5)', () => {
   it('when it is declared twice, then the second declaration is a no-op', async () => {
     await declareTopology(channel, options);
     await expect(declareTopology(channel, options)).resolves.toBeDefined();
+  });
+
+  it('when the queues were created without a quorum group size, then the services\' declaration with one and a probe leaves them as they are and creates the missing one', async () => {
+    const names = topologyNames(options);
+    await declareTopology(channel, options);
+    await channel.deleteQueue(names.deadLetterQueue);
+    await expect(declareTopology(channel, { ...options, quorumGroupSize: 3 }, queueProbe(connection))).resolves.toBeDefined();
+    await expect(channel.checkQueue(names.deadLetterQueue)).resolves.toMatchObject({ queue: names.deadLetterQueue });
   });
 
   it('when an event is published, then only its service queue receives it', async () => {
