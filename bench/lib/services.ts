@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 
+import { METRICS_PORT_OFFSETS } from '@saas/http';
 import { freePort } from '@saas/testing';
 
 export { freePort };
@@ -83,6 +84,8 @@ export interface ServiceProcess {
   name: ServiceName;
   port: number;
   url: string;
+  /** Its metrics listener (GET /metrics; the public port does not serve it). */
+  metricsUrl: string;
   child: ChildProcess;
   pid: number;
   logFile: string;
@@ -137,6 +140,9 @@ export async function waitReady(url: string, timeoutMs: number, alive: () => boo
 /** Starts one service as its own Node process and resolves once its /readyz answers 200. Logs go to a file. */
 export async function startService(name: ServiceName, options: StartOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
+  // A free port for the metrics listener too (replicas and parallel runs would collide on the defaults): METRICS_PORT
+  // is the base the app adds its offset to.
+  const metricsPort = await freePort();
   const origin = options.origin ?? (process.env['BENCH_FROM_SOURCE'] ? 'source' : 'dist');
   // a copied build runs as it is; dist/apps is built first
   const builtApps = options.build ? path.resolve(WORKSPACE, options.build) : origin === 'dist' ? path.join(WORKSPACE, 'dist/apps') : undefined;
@@ -148,7 +154,11 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...NODE_FLAGS, ...(options.nodeArgs ?? []), ...entry], {
     cwd: WORKSPACE,
-    env: { ...options.env, [PORT_VARIABLE[name]]: String(port), ...(options.build ? { NODE_PATH: path.join(WORKSPACE, 'node_modules') } : {}) },
+    env: {
+      ...options.env,
+      [PORT_VARIABLE[name]]: String(port),
+      METRICS_PORT: String(metricsPort - METRICS_PORT_OFFSETS[name]),
+      ...(options.build ? { NODE_PATH: path.join(WORKSPACE, 'node_modules') } : {}) },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -157,6 +167,7 @@ export async function startService(name: ServiceName, options: StartOptions): Pr
     name,
     port,
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     child,
     pid: child.pid!,
     logFile,

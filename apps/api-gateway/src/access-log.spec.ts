@@ -118,6 +118,7 @@ describe('buffered log output', () => {
   it('when the gateway process gets SIGTERM, then the access-log lines it still held are written before it exits', async () => {
     const child = spawnTs('apps/api-gateway/src/main.ts', {
       API_GATEWAY_PORT: 0,
+      METRICS_PORT: 0,
       LOG_LEVEL: 'info',
       IDENTITY_SERVICE_URL: 'http://127.0.0.1:9',
       WEBHOOK_GATEWAY_URL: 'http://127.0.0.1:9',

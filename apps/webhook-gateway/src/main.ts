@@ -1,6 +1,6 @@
 import { configSchemas, type WebhookGatewayConfig } from '@saas/config';
 import { startServer } from '@saas/http';
-import { createRuntime, runService } from '@saas/runtime';
+import { createRuntime, listenOptions, runService } from '@saas/runtime';
 import { buildWebhookApp } from './app';
 import { webhookComponents } from './webhooks/components';
 
@@ -9,7 +9,8 @@ runService<WebhookGatewayConfig>('webhook-gateway', configSchemas['webhook-gatew
   const { pipeline, relay } = webhookComponents(runtime);
   // A failed channel setup is retried on the next connection; without a listener it would crash the process.
   runtime.broker.channel.on('error', (err) => runtime.logger.error({ err }, 'rabbitmq channel error'));
-  const { port } = await startServer(buildWebhookApp(runtime), config.WEBHOOK_GATEWAY_PORT, {
+  const { port, metricsPort } = await startServer(buildWebhookApp(runtime), config.WEBHOOK_GATEWAY_PORT, {
+    ...listenOptions('webhook-gateway', config, runtime.metrics.registry),
     logger: runtime.logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     onShutdown: async () => {
@@ -20,5 +21,5 @@ runService<WebhookGatewayConfig>('webhook-gateway', configSchemas['webhook-gatew
     },
   });
   relay.start();
-  runtime.logger.info({ port }, 'webhook-gateway listening');
+  runtime.logger.info({ port, metricsPort }, 'webhook-gateway listening');
 });

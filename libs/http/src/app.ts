@@ -44,7 +44,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const QUIET_PATHS = new Set(['/healthz', '/readyz']);
 
 /**
  * One access-log line per request (probes excepted), once its response is done or its client has gone: request id,
@@ -88,7 +88,7 @@ function requestLoggers(app: Express, logger: Logger): void {
   });
 }
 
-/** The one HTTP app shape every service shares: ids, logs, security headers, bodies, health, metrics, problems. */
+/** The one HTTP app shape every service shares: ids, logs, security headers, bodies, health, request metrics, problems. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -99,7 +99,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use(accessLog(options.logger));
   app.use(helmet());
   app.use(options.metrics.middleware);
-  app.use(operationalRoutes(options.service, options.readiness, options.metrics.registry));
+  app.use(operationalRoutes(options.service, options.readiness));
   const limit = options.bodyLimit ?? '100kb';
   if (limit !== false) {
     const { rawBodyPrefix } = options;

@@ -1,5 +1,5 @@
 import { Registry, Histogram, collectDefaultMetrics } from 'prom-client';
-import type { RequestHandler } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -28,4 +28,22 @@ export function createMetrics(service: string): ServiceMetrics {
     next();
   };
   return { registry, middleware };
+}
+
+/** Each app's metrics listener is on METRICS_PORT plus its offset, so the four apps on one host (`npm start`) never collide. */
+export const METRICS_PORT_OFFSETS = { 'api-gateway': 0, 'identity-service': 1, 'webhook-gateway': 2, 'integration-worker': 3 } as const;
+
+export type AppName = keyof typeof METRICS_PORT_OFFSETS;
+
+/** Where `app` serves /metrics; a base of 0 gives every app an ephemeral port (tests running several at once). */
+export const metricsPort = (app: AppName, base: number) => (base === 0 ? 0 : base + METRICS_PORT_OFFSETS[app]);
+
+/** The metrics listener's whole app: `GET /metrics`, nothing else. */
+export function createMetricsApp(registry: Registry): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  return app;
 }

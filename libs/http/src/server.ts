@@ -2,17 +2,34 @@ import { once } from 'node:events';
 import { ServerResponse, type Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createMetricsApp } from './metrics';
 
 const writeHead = ServerResponse.prototype.writeHead;
 
 export interface RunningServer {
   server: Server;
   port: number;
-  /** Stops accepting, lets in-flight requests finish (up to the timeout), then runs the shutdown hooks. */
+  /** The metrics listener's port, when one was asked for. */
+  metricsPort?: number;
+  /**
+   * Stops accepting, lets in-flight requests finish (up to the timeout), closes the metrics listener, then runs the
+   * shutdown hooks.
+   */
   close(): Promise<void>;
 }
 
+/** A listener of its own for `GET /metrics`, so that the public port never serves it. */
+export interface MetricsListener {
+  registry: Registry;
+  port: number;
+  host: string;
+}
+
 export interface StartOptions {
+  /** Listen address; loopback unless told otherwise, so nothing is reachable from elsewhere by accident. */
+  host?: string;
+  metrics?: MetricsListener;
   logger: Logger;
   shutdownTimeoutMs: number;
   /** Release connections (database, broker, Redis) after the last request has finished. */
@@ -22,12 +39,24 @@ export interface StartOptions {
 }
 
 export async function startServer(app: Express, port: number, options: StartOptions): Promise<RunningServer> {
-  const server = app.listen(port);
+  const { metrics: listener } = options;
+  const metrics =
+    listener &&
+    (await startServer(createMetricsApp(listener.registry), listener.port, {
+      host: listener.host,
+      logger: options.logger,
+      shutdownTimeoutMs: options.shutdownTimeoutMs,
+      handleSignals: false,
+    }));
+  const server = app.listen(port, options.host ?? '127.0.0.1');
   // Longer than a fronting proxy's idle keep-alive, so the proxy (api-gateway, a load balancer) closes idle
   // connections first and never writes a request into a socket this server is closing.
   server.keepAliveTimeout = 65000;
   server.headersTimeout = 66000;
-  await once(server, 'listening');
+  await once(server, 'listening').catch(async (err: unknown) => {
+    await metrics?.close();
+    throw err;
+  });
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
 
@@ -53,6 +82,7 @@ export async function startServer(app: Express, port: number, options: StartOpti
       const force = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs);
       await drained;
       clearTimeout(force);
+      await metrics?.close();
       await options.onShutdown?.();
     })());
 
@@ -69,5 +99,5 @@ export async function startServer(app: Express, port: number, options: StartOpti
       });
     }
   }
-  return { server, port: boundPort, close };
+  return { server, port: boundPort, metricsPort: metrics?.port, close };
 }

@@ -3,12 +3,15 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configSchemas } from '@saas/config';
+import { METRICS_PORT_OFFSETS } from '@saas/http';
 import { SERVICES, topologyNames } from '@saas/messaging';
 import { definitionsOf } from './support/rabbit-definitions';
 import { ROOT, composeValidator, formatErrors, k8sValidators, readText, yamlDocuments } from './support/schemas';
 
 const APPS = ['api-gateway', 'identity-service', 'webhook-gateway', 'integration-worker'] as const;
 const HTTP_APPS = ['api-gateway', 'identity-service', 'webhook-gateway'];
+/** The apps api-gateway fronts: they take X-Forwarded-For from it alone. */
+const BEHIND_GATEWAY = ['identity-service', 'webhook-gateway', 'integration-worker'] as const;
 const PORTS: Record<string, number> = { 'api-gateway': 8000, 'identity-service': 3001, 'webhook-gateway': 3002, 'integration-worker': 3003 };
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -75,6 +78,16 @@ describe('docker-compose.yml', () => {
       const portVar = { 'api-gateway': 'API_GATEWAY_PORT', 'identity-service': 'IDENTITY_SERVICE_PORT', 'webhook-gateway': 'WEBHOOK_GATEWAY_PORT', 'integration-worker': 'INTEGRATION_WORKER_PORT' }[app];
       expect(Number(service.environment[portVar])).toBe(PORTS[app]);
     }
+  });
+
+  it('when the apps run, then only api-gateway publishes a port; the services listen on the network and trust forwarded addresses from its range alone', () => {
+    const [network] = compose['networks'].default.ipam.config;
+    for (const app of BEHIND_GATEWAY) {
+      const env = services[app].environment;
+      expect({ app, ports: services[app].ports, bind: env.BIND_ADDRESS, trust: env.TRUST_PROXY }).toEqual({ app, ports: undefined, bind: '0.0.0.0', trust: network.subnet });
+      expect(configSchemas[app].extract('TRUST_PROXY').validate(env.TRUST_PROXY).error).toBeUndefined();
+    }
+    expect(services['api-gateway'].ports).toEqual(['8000:8000']);
   });
 
   it('when api-gateway proxies, then it reaches each service by its compose name and port', () => {
@@ -306,6 +319,76 @@ describe('deploy/k8s', () => {
       for (const container of pod.containers)
         for (const source of container.envFrom ?? []) expect(defined).toContain(source.configMapRef?.name ?? source.secretRef?.name);
     for (const auth of ofKind('TriggerAuthentication')) for (const ref of auth.spec.secretTargetRef) expect(defined).toContain(ref.name);
+  });
+
+  /** The environment a container starts with: its ConfigMaps, then its own `env` (which wins). */
+  const environmentOf = (container: Obj): Record<string, string> => ({
+    ...Object.assign({}, ...(container.envFrom ?? []).map((e: Obj) => ofKind('ConfigMap').find((c) => c.metadata.name === e.configMapRef?.name)?.data ?? {})),
+    ...Object.fromEntries((container.env ?? []).map((e: Obj) => [e.name, e.value])),
+  });
+
+  it.each(APPS)('when %s is deployed, then /metrics has a port of its own (METRICS_PORT + its offset) that Prometheus scrapes, and both listeners bind the pod\'s address', (app) => {
+    const pod = deployment(app).spec.template;
+    const [container] = pod.spec.containers;
+    const env = environmentOf(container);
+    const metricsPort = Number(env['METRICS_PORT']) + METRICS_PORT_OFFSETS[app];
+    expect(container.ports.find((p: Obj) => p.name === 'metrics')?.containerPort).toBe(metricsPort);
+    expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' });
+    expect({ bind: env['BIND_ADDRESS'], metrics: env['METRICS_BIND_ADDRESS'] }).toEqual({ bind: '0.0.0.0', metrics: '0.0.0.0' });
+  });
+
+  it.each(BEHIND_GATEWAY)('when %s reads forwarded client addresses, then it trusts the pod network, a value its config accepts', (app) => {
+    const trust = environmentOf(deployment(app).spec.template.spec.containers[0])['TRUST_PROXY'];
+    expect(trust).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    expect(configSchemas[app].extract('TRUST_PROXY').validate(trust).error).toBeUndefined();
+  });
+
+  describe('NetworkPolicies', () => {
+    const policies = ofKind('NetworkPolicy');
+    const MONITORING = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }];
+    const GATEWAY_PODS = [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'api-gateway' } } }];
+
+    /** Whether a label selector matches these labels (matchLabels and the `In` expressions the manifests use). */
+    const selects = (selector: Obj, labels: Record<string, string>) =>
+      Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+      (selector.matchExpressions ?? []).every((e: Obj) => e.operator === 'In' && e.values.includes(labels[e.key]));
+
+    /** The ingress rules of every policy selecting pods with these labels. */
+    const ingressOf = (labels: Record<string, string>): Obj[] => policies.filter((p) => selects(p.spec.podSelector, labels)).flatMap((p) => p.spec.ingress ?? []);
+    /** Those of them that admit the container port `port` (a rule without ports admits every port). */
+    const rulesAdmitting = (labels: Record<string, string>, port: Obj): Obj[] =>
+      ingressOf(labels).filter((rule) => !rule.ports || rule.ports.some((p: Obj) => p.port === port.name || p.port === port.containerPort));
+
+    const portOf = (app: string, name: string) => deployment(app).spec.template.spec.containers[0].ports.find((p: Obj) => p.name === name);
+    const labelsOf = (app: string) => deployment(app).spec.template.metadata.labels;
+
+    it('when they are applied, then ingress to every pod of the namespace is denied unless a policy admits it', () => {
+      expect(policies.filter((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toHaveLength(1);
+      for (const policy of policies) expect({ name: policy.metadata.name, types: policy.spec.policyTypes }).toEqual({ name: policy.metadata.name, types: ['Ingress'] });
+    });
+
+    it('when a client anywhere calls api-gateway, then its http port admits it', () => {
+      expect(rulesAdmitting(labelsOf('api-gateway'), portOf('api-gateway', 'http')).some((rule) => !rule.from)).toBe(true);
+    });
+
+    it.each(BEHIND_GATEWAY)('when anything but api-gateway calls %s, then its http port does not admit it', (app) => {
+      const rules = rulesAdmitting(labelsOf(app), portOf(app, 'http'));
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) expect(rule.from).toEqual(GATEWAY_PODS);
+    });
+
+    it.each(APPS)('when %s is scraped, then its metrics port admits the monitoring namespace only', (app) => {
+      const rules = rulesAdmitting(labelsOf(app), portOf(app, 'metrics'));
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) expect(rule.from).toEqual(MONITORING);
+    });
+
+    it('when the services connect to RabbitMQ, then its pods admit them on AMQP and each other on every port', () => {
+      const rabbit = { 'app.kubernetes.io/name': 'rabbitmq' };
+      const amqp = rulesAdmitting(rabbit, { containerPort: 5672 });
+      for (const app of BEHIND_GATEWAY) expect({ app, admitted: amqp.some((rule) => rule.from?.some((peer: Obj) => peer.podSelector && selects(peer.podSelector, labelsOf(app)))) }).toEqual({ app, admitted: true });
+      expect(ingressOf(rabbit).some((rule) => !rule.ports && rule.from?.some((peer: Obj) => peer.podSelector && selects(peer.podSelector, rabbit)))).toBe(true);
+    });
   });
 
   it('when RabbitMQ runs in the cluster, then it is a three-node RabbitmqCluster with the Prometheus plugin', () => {

@@ -45,11 +45,15 @@ describe('metrics after a webhook flows through the platform', () => {
       return res.body.items?.find((e: { event_id: string; status: string }) => e.event_id === event.event_id && e.status === 'processed');
     }, 15000, 100);
 
+    // Each app's metrics listener, as Prometheus scrapes it; the public ports do not serve /metrics.
     const scrape = async (url: string) => parseMetrics((await request(url).get('/metrics')).text);
-    const gateway = await scrape(stack.gateway.url);
-    const identity = await scrape(stack.identity.app.server.url);
-    const webhooks = await scrape(stack.webhooks.app.server.url);
-    const worker = await scrape(stack.worker!.app.server.url);
+    const gateway = await scrape(stack.gatewayMetrics.url);
+    const identity = await scrape(stack.identity.app.metrics.url);
+    const webhooks = await scrape(stack.webhooks.app.metrics.url);
+    const worker = await scrape(stack.worker!.app.metrics.url);
+    for (const publicUrl of [stack.gateway.url, stack.identity.app.server.url, stack.webhooks.app.server.url, stack.worker!.app.server.url]) {
+      expect({ publicUrl, status: (await request(publicUrl).get('/metrics')).status }).toEqual({ publicUrl, status: 404 });
+    }
 
     for (const [name, m] of [['api-gateway', gateway], ['identity-service', identity], ['webhook-gateway', webhooks]] as const) {
       expect({ name, requests: m.value('http_request_duration_seconds_count') > 0 }).toEqual({ name, requests: true });

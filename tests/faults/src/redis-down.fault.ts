@@ -25,7 +25,7 @@ describe('fault: Redis is down', () => {
       await redis.down();
       const stats = await stream(mixedEvents(org.slug, 300), { targets: () => [gateway.url], concurrency: 8, batch: 5, retryForMs: 30000 });
       expect(Object.keys(stats.answers)).toEqual(['202']);
-      expect(await metricValue(gateway.url, 'webhook_rate_limit_store_errors_total')).toBeGreaterThan(0);
+      expect(await metricValue(gateway, 'webhook_rate_limit_store_errors_total')).toBeGreaterThan(0);
       expect(await login(identity.url, user.email)).toEqual({ status: 503, type: expect.stringContaining('application/problem+json') });
 
       await redis.up();

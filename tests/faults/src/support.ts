@@ -281,9 +281,9 @@ export async function settleAndCount(orgId: string, accepted: Set<string>, timeo
 /** The figure a scenario asserts: nothing lost, nothing applied twice, every accepted event stored once. */
 export const verdict = (r: ExactlyOnce) => ({ lost: r.lost.slice(0, 5), twice: r.twice.slice(0, 5), stored: r.stored });
 
-/** Prometheus counter value (summed over label sets) from a service's /metrics. */
-export async function metricValue(baseUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+/** Prometheus counter value (summed over label sets) from a service's metrics listener. */
+export async function metricValue(service: ServiceProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   return text
     .split('\n')
     .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))

@@ -1,11 +1,11 @@
 import request from 'supertest';
 import { Joi } from '@saas/config';
-import { ApiRouter, ConflictError, createHttpApp, createLogger, createMetrics } from '@saas/http';
+import { ApiRouter, ConflictError, createHttpApp, createLogger, createMetrics, startServer, type ServiceMetrics } from '@saas/http';
 import type { IntegrationWorkerConfig } from '@saas/config';
 import { createRuntime } from '@saas/runtime';
 import { eventually, spawnTs, testConfig, waitForExit } from '@saas/testing';
 
-function appWithRoutes() {
+function appWithRoutes(metrics: ServiceMetrics = createMetrics('test')) {
   const api = new ApiRouter()
     .add({
       method: 'post',
@@ -34,7 +34,7 @@ function appWithRoutes() {
   return createHttpApp({
     service: 'test',
     logger: createLogger('test', 'silent'),
-    metrics: createMetrics('test'),
+    metrics,
     trustProxy: 'false',
     readiness: { ok: async () => undefined },
     bodyLimit: 1024,
@@ -96,12 +96,53 @@ describe('the shared HTTP app', () => {
     expect(JSON.parse(res.text)).toMatchObject({ code: 'thing_conflict', detail: 'It conflicts' });
   });
 
-  it('when the operational endpoints are called, then health, readiness, metrics and the OpenAPI document answer', async () => {
+  it('when the operational endpoints are called, then health, readiness and the OpenAPI document answer, and /metrics is not there', async () => {
     expect((await request(app).get('/healthz')).status).toBe(200);
     expect((await request(app).get('/readyz')).body).toMatchObject({ status: 'ready', checks: { ok: 'ok' } });
-    expect((await request(app).get('/metrics')).text).toContain('http_request_duration_seconds');
+    expect((await request(app).get('/metrics')).status).toBe(404);
     const doc = (await request(app).get('/openapi.json')).body;
     expect(Object.keys(doc.paths)).toEqual(['/things', '/things/{id}']);
+  });
+
+  it('when a readiness check fails with an error naming an internal address, then /readyz says which check is down and nothing more', async () => {
+    const failing = createHttpApp({
+      service: 'test',
+      logger: createLogger('test', 'silent'),
+      metrics: createMetrics('test'),
+      trustProxy: 'false',
+      readiness: { ok: async () => undefined, postgres: () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432')) },
+    });
+    const res = await request(failing).get('/readyz');
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ status: 'unavailable', service: 'test', checks: { ok: 'ok', postgres: 'down' } });
+  });
+});
+
+describe('the metrics listener', () => {
+  it('when an app starts with a metrics listener, then /metrics answers there and only there (404 on the public port), and close() closes both', async () => {
+    const metrics = createMetrics('test');
+    const running = await startServer(appWithRoutes(metrics), 0, {
+      metrics: { registry: metrics.registry, port: 0, host: '127.0.0.1' },
+      logger: createLogger('test', 'silent'),
+      shutdownTimeoutMs: 2000,
+      handleSignals: false,
+    });
+    const publicUrl = `http://127.0.0.1:${running.port}`;
+    const metricsUrl = `http://127.0.0.1:${running.metricsPort}`;
+    try {
+      expect(running.metricsPort).not.toBe(running.port);
+      expect((await request(publicUrl).get('/healthz')).status).toBe(200);
+      expect((await request(publicUrl).get('/metrics')).status).toBe(404);
+      const scraped = await request(metricsUrl).get('/metrics');
+      expect(scraped.status).toBe(200);
+      expect(scraped.headers['content-type']).toContain('text/plain');
+      expect(scraped.text).toMatch(/http_request_duration_seconds_count\{[^}]*route="unmatched"[^}]*status="404"[^}]*\} 1/);
+      expect((await request(metricsUrl).get('/healthz')).status).toBe(404);
+    } finally {
+      await running.close();
+    }
+    await expect(fetch(`${publicUrl}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${metricsUrl}/metrics`)).rejects.toThrow();
   });
 });
 

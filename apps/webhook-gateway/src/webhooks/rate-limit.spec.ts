@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { ApiGatewayConfig } from '@saas/config';
-import { createLogger, createMetrics } from '@saas/http';
+import { createLogger, createMetrics, createMetricsApp } from '@saas/http';
 // The api-gateway app is the one real hop in front of webhook-gateway; tests wire the two as deployed.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildGatewayApp } from '../../../api-gateway/src/app';
@@ -68,6 +68,15 @@ describe('rate limit per client IP', () => {
     expect(Number(limited.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
   });
 
+  it('when a peer that is not api-gateway sends a forged X-Forwarded-For straight to webhook-gateway, then every request counts against its socket address', async () => {
+    // api-gateway is "10.9.9.9": this test client (127.0.0.1) is any other pod connecting directly.
+    const gw = await gateway({ TRUST_PROXY: '10.9.9.9', WEBHOOK_RATE_LIMIT_COUNT: 3, WEBHOOK_RATE_LIMIT_PERIOD: 60, REDIS_KEY_PREFIX: ownPrefix() });
+    const org = await createOrg(gw.runtime.db);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await deliver(gw.app.url, gw, org.slug, { 'x-forwarded-for': `203.0.113.${i}` })).status);
+    expect(statuses).toEqual([202, 202, 202, 429]);
+  });
+
   it('when two webhook-gateway instances share Redis, then they share one limit', async () => {
     const shared = { WEBHOOK_RATE_LIMIT_COUNT: 4, WEBHOOK_RATE_LIMIT_PERIOD: 'minute', REDIS_KEY_PREFIX: ownPrefix() };
     const [a, b] = [await gateway(shared), await gateway(shared)];
@@ -85,7 +94,9 @@ describe('rate limit per client IP', () => {
     const org = await createOrg(gw.runtime.db);
     const statuses = [(await deliver(gw.app.url, gw, org.slug)).status, (await deliver(gw.app.url, gw, org.slug)).status];
     expect(statuses).toEqual([202, 202]);
-    const metrics = await (await fetch(`${gw.app.url}/metrics`)).text();
+    const metricsListener = await startApp(createMetricsApp(gw.runtime.metrics.registry));
+    cleanups.push(() => metricsListener.close());
+    const metrics = await (await fetch(`${metricsListener.url}/metrics`)).text();
     expect(metrics).toMatch(/webhook_rate_limit_store_errors_total\{[^}]*\} [2-9]/);
   });
 });

@@ -4,8 +4,8 @@ import type { Express } from 'express';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** Paths every service serves that are operational, not API (documented by the README, not OpenAPI). */
-export const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
+/** Paths every service serves on its public port that are operational, not API (documented by the README, not OpenAPI). */
+export const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/openapi.json']);
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };

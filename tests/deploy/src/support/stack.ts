@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Express } from 'express';
 import { Webhook } from 'standardwebhooks';
 import type { ApiGatewayConfig, IdentityServiceConfig, IntegrationWorkerConfig, ServiceConfig, WebhookGatewayConfig } from '@saas/config';
-import { createLogger, createMetrics } from '@saas/http';
+import { createLogger, createMetrics, createMetricsApp } from '@saas/http';
 import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 import { startApp, testConfig, unique, type StartedApp } from '@saas/testing';
 // The apps expose no library; the stack is assembled from their sources, as their own tests do.
@@ -22,6 +22,8 @@ export interface RunningService {
   name: string;
   express: Express;
   server: StartedApp;
+  /** Its metrics listener (GET /metrics), beside the public port as main.ts starts it. */
+  metrics: StartedApp;
 }
 
 export interface Stack {
@@ -29,6 +31,7 @@ export interface Stack {
   webhooks: ServiceRuntime<WebhookGatewayConfig> & { app: RunningService };
   worker?: ServiceRuntime<IntegrationWorkerConfig> & { app: RunningService };
   gateway: StartedApp;
+  gatewayMetrics: StartedApp;
   close(): Promise<void>;
 }
 
@@ -41,13 +44,14 @@ async function runtimeOf<C extends ServiceConfig>(service: string, config: C): P
 }
 
 async function serve<C extends ServiceConfig>(runtime: ServiceRuntime<C>, express: Express, onShutdown: () => Promise<void>) {
-  return Object.assign(runtime, { app: { name: runtime.service, express, server: await startApp(express, onShutdown) } });
+  const metrics = await startApp(createMetricsApp(runtime.metrics.registry));
+  return Object.assign(runtime, { app: { name: runtime.service, express, server: await startApp(express, onShutdown), metrics } });
 }
 
 /**
  * The platform in this process, as `npm start` runs it: identity-service, webhook-gateway, optionally the
- * integration worker (consuming), and api-gateway in front, each on an ephemeral port, on the test run's database,
- * Redis prefix and RabbitMQ prefix.
+ * integration worker (consuming), and api-gateway in front, each on an ephemeral port and its metrics listener on
+ * another, on the test run's database, Redis prefix and RabbitMQ prefix.
  */
 export async function startStack(
   options: { worker?: boolean; overrides?: Record<string, string | number | boolean>; workerOverrides?: Record<string, string | number | boolean> } = {},
@@ -71,15 +75,18 @@ export async function startStack(
     WEBHOOK_GATEWAY_URL: webhooks.app.server.url,
     INTEGRATION_WORKER_URL: (worker ?? webhooks).app.server.url,
   });
-  const gateway = await startApp(buildGatewayApp({ config, logger: createLogger('api-gateway', 'silent'), metrics: createMetrics('api-gateway') }));
+  const gatewayInstruments = createMetrics('api-gateway');
+  const gateway = await startApp(buildGatewayApp({ config, logger: createLogger('api-gateway', 'silent'), metrics: gatewayInstruments }));
+  const gatewayMetrics = await startApp(createMetricsApp(gatewayInstruments.registry));
   return {
     identity,
     webhooks,
     worker,
     gateway,
+    gatewayMetrics,
     close: async () => {
-      await gateway.close();
-      for (const service of [worker, webhooks, identity]) await service?.app.server.close();
+      await Promise.all([gateway.close(), gatewayMetrics.close()]);
+      for (const service of [worker, webhooks, identity]) if (service) await Promise.all([service.app.server.close(), service.app.metrics.close()]);
     },
   };
 }
