@@ -26,7 +26,10 @@ export class QueueConsumer {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: QueueConsumerOptions) {
-    options.channel.on('close', () => {
+    // Setups run on every new underlying channel (after a reconnection, maybe to another node) before the consumers
+    // are re-established there: a delivery tag of an earlier channel means nothing on it (acking one makes the
+    // broker close the channel with PRECONDITION_FAILED), and the broker redelivers those messages anyway.
+    void options.channel.addSetup(async () => {
       this.generation += 1;
     });
   }
