@@ -5,6 +5,7 @@ import { createIdentityContext } from './context';
 import { auditRoutes } from './routes/audit-logs';
 import { organizationRoutes } from './routes/organizations';
 import { sessionRoutes } from './routes/session';
+import { ssoRoutes } from './routes/sso';
 import { userRoutes } from './routes/users';
 import { wellKnownRoutes } from './routes/well-known';
 
@@ -14,7 +15,7 @@ export function buildIdentityApp(runtime: ServiceRuntime<IdentityServiceConfig>)
     api: {
       info: { title: 'identity-service', version: '1.0.0', description: 'Authentication, organizations, users, invites and the audit log' },
       // session routes first: `/users/login` and `/users/activate` are not user ids
-      routers: [sessionRoutes(ctx), userRoutes(ctx), organizationRoutes(ctx), auditRoutes(ctx), wellKnownRoutes(ctx)],
+      routers: [sessionRoutes(ctx), userRoutes(ctx), organizationRoutes(ctx), ssoRoutes(ctx), auditRoutes(ctx), wellKnownRoutes(ctx)],
     },
   });
 }

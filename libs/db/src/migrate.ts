@@ -57,7 +57,7 @@ async function ensureServiceRole(admin: Sequelize, serviceUrl: string): Promise<
     ALTER ROLE ${r} SET jit = off;
     GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${r};
     GRANT USAGE ON SCHEMA public TO ${r};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, users, invites, webhook_events, webhook_outbox, subscriptions, communication_logs, integration_sources TO ${r};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, users, invites, webhook_events, webhook_outbox, subscriptions, communication_logs, integration_sources, sso_connections TO ${r};
     REVOKE ALL ON audit_logs, audit_checkpoints FROM ${r};
     GRANT SELECT, INSERT ON audit_logs, audit_checkpoints TO ${r};
     REVOKE ALL ON "SequelizeMeta" FROM ${r};

@@ -8,3 +8,4 @@ export * from './invites';
 export * from './users';
 export * from './organizations';
 export * from './external-sync';
+export * from './sso';

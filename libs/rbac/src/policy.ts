@@ -19,6 +19,7 @@ export type Action =
   | 'orgs:update'
   | 'orgs:change_status'
   | 'orgs:delete'
+  | 'orgs:configure_sso'
   | 'audit:read'
   | 'audit:verify'
   | 'integrations:read'
@@ -48,6 +49,7 @@ export const POLICY: Readonly<Record<Action, readonly PrincipalRole[]>> = {
   'orgs:update': ADMINS,
   'orgs:change_status': SUPERADMIN,
   'orgs:delete': SUPERADMIN,
+  'orgs:configure_sso': ADMINS,
   'audit:read': ADMINS,
   'audit:verify': ADMINS,
   'integrations:read': ADMINS,

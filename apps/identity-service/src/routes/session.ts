@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { Joi } from '@saas/config';
 import { Organization, User } from '@saas/db';
 import { ApiRouter, UnauthorizedError, ValidationError } from '@saas/http';
-import { activateMember, assertInviteUsable, audit, consumeInvite, hashPassword, presentedPasswordSchema } from '@saas/identity';
+import { activateMember, assertInviteUsable, audit, consumeInvite, hashPassword, presentedPasswordSchema, ssoRequiredFor } from '@saas/identity';
 import { actorOf, type IdentityContext } from '../context';
 import { email, invalid, newPasswordSchema, tokenResponse } from '../schemas';
 
@@ -28,7 +28,10 @@ const acceptOAuth2Form: RequestHandler = (req, _res, next) => {
   next();
 };
 
-type FailureReason = 'unknown_email' | 'no_password' | 'wrong_password' | 'user_not_active' | 'organization_not_active';
+type FailureReason = 'unknown_email' | 'no_password' | 'wrong_password' | 'user_not_active' | 'organization_not_active' | 'sso_required';
+
+/** The organization signs its users in through its identity provider only (`enforce_sso`); superadmins are never concerned. */
+const ssoRequired = () => new UnauthorizedError('sso_required', "Sign in through your organization's single sign-on");
 
 export function sessionRoutes(ctx: IdentityContext): ApiRouter {
   const { db } = ctx.runtime;
@@ -40,9 +43,9 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
     const found = await db.asSystem('login by email', async (transaction) => {
       const user = await User.findOne({ where: User.withEmail(address), transaction });
       const org = user?.org_id ? await Organization.findByPk(user.org_id, { transaction }) : null;
-      return { user, org };
+      return { user, org, ssoOnly: user ? await ssoRequiredFor(transaction, user) : false };
     });
-    const { user, org } = found;
+    const { user, org, ssoOnly } = found;
     // Always one bcrypt comparison (against a dummy hash when there is no user or password): same timing for every failure.
     const passwordOk = await ctx.verifyPassword(password, user?.password_hash);
     let reason: FailureReason | undefined;
@@ -51,6 +54,8 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
     else if (!passwordOk) reason = 'wrong_password';
     else if (user.status !== 'active') reason = 'user_not_active';
     else if (user.org_id && org?.status !== 'active') reason = 'organization_not_active';
+    // only once the password is right: the answer must not tell which accounts exist
+    else if (ssoOnly) reason = 'sso_required';
     if (!user || reason) {
       await db.asSystem('audit a failed login', (tx) =>
         audit(tx, actorOf(req), {
@@ -61,7 +66,7 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
           metadata: { email: address, reason },
         }),
       );
-      throw new UnauthorizedError('invalid_credentials', 'Invalid email or password');
+      throw reason === 'sso_required' ? ssoRequired() : new UnauthorizedError('invalid_credentials', 'Invalid email or password');
     }
     await attempt.release();
     res.json(ctx.signer.sign(user));
@@ -76,6 +81,8 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
     const passwordHash = await hashPassword(password, ctx.config.BCRYPT_COST);
     const user = await db.asSystem('activate an account by its invite token', async (tx) => {
       const pending = await consumeInvite(tx, token);
+      // thrown in the transaction: the invite stays unused
+      if (await ssoRequiredFor(tx, pending)) throw ssoRequired();
       return activateMember(tx, pending, passwordHash, { requestId: String(req.id), ip: req.ip ?? null });
     });
     await attempt.release();
@@ -110,7 +117,7 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
       },
       responses: {
         200: { description: 'An access token', schema: tokenResponse },
-        401: { description: 'invalid_credentials' },
+        401: { description: 'invalid_credentials; sso_required (the organization enforces single sign-on; told only once the password is right)' },
         ...invalid,
         429: { description: 'Too many failed logins', headers: { 'Retry-After': { description: 'seconds to wait' } } },
         503: { description: 'The login throttle (Redis) is unavailable: logins fail closed' },
@@ -128,6 +135,7 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
       responses: {
         200: { description: 'Activated; an access token as from login', schema: tokenResponse },
         400: { description: 'The invite token is unknown, used or expired' },
+        401: { description: 'sso_required: the organization enforces single sign-on (the invite stays unused)' },
         ...invalid,
         429: { description: 'Too many failed activations', headers: { 'Retry-After': { description: 'seconds to wait' } } },
         503: { description: 'The activation throttle (Redis) is unavailable: activations fail closed' },

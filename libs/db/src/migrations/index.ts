@@ -9,6 +9,7 @@ import * as emailLookup from './0008-email-lookup';
 import * as recipientLookup from './0009-recipient-lookup';
 import * as integrationSources from './0010-integration-sources';
 import * as auditCheckpoints from './0011-audit-checkpoints';
+import * as ssoConnections from './0012-sso-connections';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -23,5 +24,6 @@ export const migrations = [
   { name: '0009-recipient-lookup', ...recipientLookup },
   { name: '0010-integration-sources', ...integrationSources },
   { name: '0011-audit-checkpoints', ...auditCheckpoints },
+  { name: '0012-sso-connections', ...ssoConnections },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';

@@ -39,6 +39,8 @@ export class User extends Model {
   @Column({ type: DataType.TEXT }) declare external_id: string | null;
   @Column({ type: DataType.INTEGER, allowNull: false, defaultValue: 1 }) declare token_version: number;
   @Column({ type: DataType.DATE }) declare external_updated_at: Date | null;
+  /** The identity provider's `sub` this user signs in as (migration 0012); unique within the organization. */
+  @Column({ type: DataType.TEXT }) declare sso_subject: string | null;
   @Column({ type: DataType.DATE }) declare created_at: Date;
   @Column({ type: DataType.DATE }) declare updated_at: Date;
 
@@ -169,4 +171,18 @@ export class IntegrationSource extends Model {
   @Column({ type: DataType.DATE }) declare updated_at: Date;
 }
 
-export const ALL_MODELS = [Organization, User, Invite, AuditLog, WebhookEvent, Subscription, CommunicationLog, IntegrationSource];
+/** An organization's OIDC connection (migration 0012), keyed by the organization. The client secret is an AES-256-GCM ciphertext. */
+@Table({ tableName: 'sso_connections', ...tableOptions })
+export class SsoConnection extends Model {
+  @Column({ type: DataType.UUID, primaryKey: true }) declare org_id: string;
+  @Column({ type: DataType.TEXT, allowNull: false }) declare issuer: string;
+  @Column({ type: DataType.TEXT, allowNull: false }) declare client_id: string;
+  @Column({ type: DataType.TEXT, allowNull: false }) declare client_secret_ciphertext: string;
+  @Column({ type: DataType.ARRAY(DataType.TEXT), allowNull: false }) declare allowed_domains: string[];
+  @Column({ type: DataType.BOOLEAN, allowNull: false, defaultValue: false }) declare jit_provisioning: boolean;
+  @Column({ type: DataType.BOOLEAN, allowNull: false, defaultValue: false }) declare enforce_sso: boolean;
+  @Column({ type: DataType.DATE }) declare created_at: Date;
+  @Column({ type: DataType.DATE }) declare updated_at: Date;
+}
+
+export const ALL_MODELS = [Organization, User, Invite, AuditLog, WebhookEvent, Subscription, CommunicationLog, IntegrationSource, SsoConnection];
