@@ -51,6 +51,8 @@ export async function setupTestRun(): Promise<void> {
     JWT_PRIVATE_KEY: privateKey,
     JWT_PUBLIC_KEY: publicKey,
     BCRYPT_COST: '4',
+    // apps a test spawns take free metrics ports: two runs at once never meet on 9100-9103
+    METRICS_PORT: '0',
     ENV_FILE: '/nonexistent/.env',
   });
 }

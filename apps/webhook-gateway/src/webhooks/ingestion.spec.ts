@@ -2,7 +2,8 @@ import { QueryTypes } from 'sequelize';
 import { DEV_SECRETS } from '@saas/config';
 import { SERVICE_EVENT_TYPES, INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
 import { routingKey } from '@saas/messaging';
-import { createOrg, eventually, unique } from '@saas/testing';
+import { createMetricsApp } from '@saas/http';
+import { createOrg, eventually, startApp, unique } from '@saas/testing';
 import {
   QueueWatcher,
   endpointOf,
@@ -240,8 +241,9 @@ describe('idempotency', () => {
 });
 
 describe('metrics', () => {
-  it('when webhooks were received, then /metrics shows them by service and result, ingest latency and the outbox backlog', async () => {
-    const text = await (await fetch(`${url()}/metrics`)).text();
+  it('when webhooks were received, then /metrics (its own listener) shows them by service and result, ingest latency and the outbox backlog', async () => {
+    const metrics = await startApp(createMetricsApp(gw.runtime.metrics.registry));
+    const text = await (await fetch(`${metrics.url}/metrics`)).text().finally(() => metrics.close());
     expect(text).toMatch(/webhook_events_total\{service="user_service",result="accepted",code=""[^}]*\} [1-9]/);
     expect(text).toMatch(/webhook_events_total\{service="user_service",result="rejected",code="unknown_organization"/);
     expect(text).toMatch(/webhook_ingest_duration_seconds_count\{service="user_service",kind="single"/);
