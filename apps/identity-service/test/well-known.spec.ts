@@ -48,9 +48,17 @@ describe('GET /openapi.json', () => {
         'GET /audit-logs',
         'GET /audit-logs/verify',
         'GET /.well-known/jwks.json',
+        'PUT /orgs/{id}/sso',
+        'GET /orgs/{id}/sso',
+        'DELETE /orgs/{id}/sso',
+        'GET /auth/sso/{org_slug}',
+        'GET /auth/sso/callback',
+        'POST /auth/sso/token',
       ].sort(),
     );
     expect(paths['/users/login']!['post']!.security).toEqual([]);
     expect(paths['/users/me']!['get']!.security).toEqual([{ bearerAuth: [] }, { oauth2Password: [] }]);
+    expect(paths['/auth/sso/callback']!['get']!.security).toEqual([]);
+    expect(paths['/orgs/{id}/sso']!['put']!.security).toEqual([{ bearerAuth: [] }, { oauth2Password: [] }]);
   });
 });
