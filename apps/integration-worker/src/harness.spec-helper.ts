@@ -45,6 +45,8 @@ export class Producer {
       maxRetries: config.MAX_RETRIES,
       backoffBase: config.RETRY_BACKOFF_BASE,
       deliveryLimit: config.QUEUE_DELIVERY_LIMIT,
+      // declared as the worker declares them: a queue both create at once must get the same arguments
+      quorumGroupSize: config.RABBITMQ_QUORUM_GROUP_SIZE,
     });
     this.broker.channel.on('error', (err: Error) => process.stderr.write(`producer channel error: ${err.stack}\n`));
   }
