@@ -4,6 +4,7 @@
 // DEV_IDP_PORT (9400) and SSO_CALLBACK_URL (http://localhost:8000/auth/sso/callback) can be overridden.
 import { randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
+import { CLAIMS, firstPartyGrant } from './lib/oidc-first-party.mjs';
 
 const port = Number(process.env.DEV_IDP_PORT ?? 9400);
 const callbackUrl = process.env.SSO_CALLBACK_URL ?? 'http://localhost:8000/auth/sso/callback';
@@ -17,17 +18,9 @@ const accounts = {
 const provider = new Provider(issuer, {
   clients: [{ ...client, redirect_uris: [callbackUrl], grant_types: ['authorization_code'], response_types: ['code'] }],
   cookies: { keys: [randomUUID()] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name'] },
+  claims: CLAIMS,
   findAccount: (_ctx, sub) => (accounts[sub] ? { accountId: sub, claims: () => ({ sub, ...accounts[sub] }) } : undefined),
-  // a first-party client: no consent screen
-  async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-    grant.addOIDCScope('openid email profile');
-    await grant.save();
-    return grant;
-  },
+  loadExistingGrant: firstPartyGrant,
 });
 
 provider.listen(port, '127.0.0.1', () => {
