@@ -23,6 +23,12 @@ export function scenarioConfig(overrides: Record<string, string | number | boole
   });
 }
 
+/** A user.created payload for a directory user no other test uses. */
+export function newDirectoryUser(): { user_id: string; email: string } {
+  const externalId = unique('emp');
+  return { user_id: externalId, email: `${externalId}@example.test` };
+}
+
 export interface IngestOptions {
   eventId?: string;
   timestamp?: Date;

@@ -8,6 +8,7 @@ export interface WorkerMetrics {
   processed: Counter<'service' | 'outcome'>;
   retried: Counter<'service'>;
   failed: Counter<'service' | 'reason'>;
+  retriesRepublished: Counter;
   processingSeconds: Histogram<'service'>;
   receiptToProcessedSeconds: Histogram<'service'>;
   circuitState: Gauge<'service'>;
@@ -37,6 +38,11 @@ export function createWorkerMetrics(registry: Registry, channel: ChannelWrapper,
     processed: new Counter({ name: 'integration_events_processed_total', help: 'Events finished without failure, by outcome (processed|skipped)', labelNames: ['service', 'outcome'], registers }),
     retried: new Counter({ name: 'integration_events_retried_total', help: 'Failed attempts sent to the retry ladder', labelNames: ['service'], registers }),
     failed: new Counter({ name: 'integration_events_failed_total', help: 'Events dead-lettered, by reason (permanent|retries_exhausted)', labelNames: ['service', 'reason'], registers }),
+    retriesRepublished: new Counter({
+      name: 'integration_retries_republished_total',
+      help: 'Retries that never came back from the delay queues, republished by the stranded-retry relay (a broker losing dead letters)',
+      registers,
+    }),
     processingSeconds: new Histogram({
       name: 'integration_event_processing_seconds',
       help: 'Time to handle one delivery, provider call included',

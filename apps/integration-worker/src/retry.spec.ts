@@ -1,7 +1,7 @@
 import { AuditLog, Database, User, type Organization } from '@saas/db';
 import { readCircuitState, type IntegrationService } from '@saas/messaging';
 import { createOrg, eventually, spawnTs, unique, waitForExit } from '@saas/testing';
-import { Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
+import { newDirectoryUser, Producer, runWorker, scenarioConfig, settled, type RunningWorker } from './harness.spec-helper';
 import { ProviderError, SimulatedProvider, type ProviderAdapter } from './providers';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
@@ -12,10 +12,6 @@ beforeEach(async () => {
   org = await createOrg(db);
 });
 
-const newUser = () => {
-  const externalId = unique('emp');
-  return { user_id: externalId, email: `${externalId}@example.test` };
-};
 
 describe('retry ladder and dead letters', () => {
   it('when the provider fails twice (FORCE_SERVICE_FAILURES=2, 3 retries), then the event is processed on attempt 3 after waits of base and 2 × base', async () => {
@@ -23,7 +19,7 @@ describe('retry ladder and dead letters', () => {
     const worker = await runWorker(config);
     const producer = new Producer(db, config);
     try {
-      const event = await settled(db, await producer.ingest(org, 'user.created', newUser()));
+      const event = await settled(db, await producer.ingest(org, 'user.created', newDirectoryUser()));
       expect(event).toMatchObject({ status: 'processed', attempts: 3, last_error: 'user_service provider error: simulated failure 2 of 2' });
       expect(event.history.map((h) => [h.attempt, h.outcome, h.delay_ms])).toEqual([
         [1, 'retrying', 200],
@@ -52,7 +48,7 @@ describe('retry ladder and dead letters', () => {
     const worker = await runWorker(config);
     const producer = new Producer(db, config);
     try {
-      const data = newUser();
+      const data = newDirectoryUser();
       const event = await settled(db, await producer.ingest(org, 'user.created', data, { requestId: 'req-dead-1' }));
       expect(event).toMatchObject({ status: 'failed', attempts: 4 });
       expect(event.last_error).toMatch(/simulated failure 4 of 4/);
@@ -77,7 +73,7 @@ describe('malformed messages', () => {
     const producer = new Producer(db, config);
     const worker = await runWorker(config);
     try {
-      const event = await producer.ingest(org, 'user.created', newUser(), { publish: false });
+      const event = await producer.ingest(org, 'user.created', newDirectoryUser(), { publish: false });
       const malformed = { webhook_event_id: 'not-a-uuid', org_id: org.id, service: 'user_service', event_type: 'user.created', event_id: 'evt-bad' };
       await Promise.all([
         producer.broker.channel.publish(producer.broker.names.eventsExchange, 'user_service.user.created', Buffer.from(JSON.stringify(malformed)), { persistent: true }),
@@ -100,7 +96,7 @@ describe('delivery limit', () => {
     const producer = new Producer(db, config);
     try {
       await producer.broker.channel.waitForConnect();
-      const event = await producer.ingest(org, 'user.created', newUser(), { requestId: 'req-crashy' });
+      const event = await producer.ingest(org, 'user.created', newDirectoryUser(), { requestId: 'req-crashy' });
       const queue = producer.broker.names.serviceQueue('user_service');
       // two consumers that die mid-message: the broker requeues and counts each
       for (let delivered = 0; delivered < 2; ) {
@@ -151,14 +147,14 @@ describe('circuit breakers', () => {
     const userQueue = producer.broker.names.serviceQueue('user_service');
     try {
       const held = [];
-      for (let i = 0; i < 4; i += 1) held.push(await producer.ingest(org, 'user.created', newUser()));
+      for (let i = 0; i < 4; i += 1) held.push(await producer.ingest(org, 'user.created', newDirectoryUser()));
       await eventually(async () => worker.worker.breakers.state('user_service') === 'open');
       expect(worker.worker.consumers.user_service.consuming).toBe(false);
       expect(await readCircuitState(worker.runtime.redis, config.REDIS_KEY_PREFIX, 'user_service')).toBe('open');
       const callsWhenOpened = directory.calls;
 
       // while open: new user events wait in their queue; communication events are processed
-      const waiting = await producer.ingest(org, 'user.created', newUser());
+      const waiting = await producer.ingest(org, 'user.created', newDirectoryUser());
       const message = await settled(db, await producer.ingest(org, 'message.delivered', { message_id: unique('msg'), recipient: 'x@example.test', template: 't' }));
       expect(message.status).toBe('processed');
       expect((await producer.broker.channel.checkQueue(userQueue)).messageCount).toBeGreaterThanOrEqual(1);
@@ -185,7 +181,7 @@ describe('crash safety', () => {
     const consumers = async () => (await producer.broker.channel.checkQueue(userQueue)).consumerCount;
     try {
       const events = [];
-      for (let i = 0; i < 10; i += 1) events.push(await producer.ingest(org, 'user.created', newUser(), { publish: false }));
+      for (let i = 0; i < 10; i += 1) events.push(await producer.ingest(org, 'user.created', newDirectoryUser(), { publish: false }));
       const first = spawnTs('apps/integration-worker/src/main.ts', { ...env, SIMULATED_PROVIDER_LATENCY_MS: 2000 });
       await eventually(async () => (await consumers()) === 1, 20000);
       for (const event of events) await producer.publish(event);

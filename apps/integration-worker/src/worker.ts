@@ -6,6 +6,7 @@ import {
   removeCircuitReport,
   reportCircuitState,
   SERVICES,
+  StrandedRetryRelay,
   type CircuitState,
   type IntegrationService,
 } from '@saas/messaging';
@@ -25,6 +26,7 @@ const CIRCUIT_REPORT_INTERVAL_MS = 10_000;
 export interface Worker {
   consumers: Record<IntegrationService, QueueConsumer>;
   breakers: ServiceBreakers;
+  strandedRetries: StrandedRetryRelay;
   /** Stops consuming, lets in-flight deliveries finish, withdraws this worker's circuit reports. */
   close(): Promise<void>;
 }
@@ -37,7 +39,7 @@ export interface WorkerOptions {
 /**
  * Consumes the three service queues (one consumer each: a failing provider never blocks the others), with manual
  * acks and WORKER_PREFETCH unacked deliveries per queue. A provider's open circuit pauses its queue's consumer;
- * half-open resumes it.
+ * half-open resumes it. The stranded-retry relay republishes retries the broker lost (StrandedRetryRelay).
  */
 export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfig>, options: WorkerOptions = {}): Promise<Worker> {
   const { config, logger, broker, redis } = runtime;
@@ -90,6 +92,16 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
     });
     await consumers[service].resume();
   }
+  const strandedRetries = new StrandedRetryRelay({
+    db: runtime.db,
+    broker,
+    logger,
+    strandedAfterMs: config.STRANDED_RETRY_AFTER_MS,
+    // a few looks per period: an event is republished at most a fifth of the period late
+    intervalMs: Math.min(30_000, Math.max(1_000, Math.round(config.STRANDED_RETRY_AFTER_MS / 5))),
+    onRepublished: (count) => metrics.retriesRepublished.inc(count),
+  });
+  strandedRetries.start();
   const announce = () => Promise.all(SERVICES.map((service) => report(service, breakers.state(service))));
   // Redis may still be connecting (commands fail fast meanwhile): announce again as soon as it is ready.
   redis.on('ready', () => void announce());
@@ -100,9 +112,11 @@ export async function startWorker(runtime: ServiceRuntime<IntegrationWorkerConfi
   return {
     consumers,
     breakers,
+    strandedRetries,
     close: async () => {
       stopping = true;
       clearInterval(heartbeat);
+      await strandedRetries.stop();
       await Promise.all(SERVICES.map((service) => consumers[service].pause().catch(() => undefined)));
       breakers.shutdown();
       await Promise.all(SERVICES.map((service) => consumers[service].drain()));

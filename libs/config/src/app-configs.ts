@@ -18,6 +18,7 @@ import {
   serviceTrustPiece,
   webhookPiece,
   workerPiece,
+  strandedRetryAfterLongestDelay,
 } from './pieces';
 
 type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -88,6 +89,7 @@ export interface WorkerConfigPart {
   FORCE_SERVICE_FAILURES: number;
   ENABLE_RANDOM_FAILURES: boolean;
   RANDOM_FAILURE_RATE: number;
+  STRANDED_RETRY_AFTER_MS: number;
   SIMULATED_PROVIDER_LATENCY_MS: number;
   PROVIDER_TIMEOUT_MS: number;
   BREAKER_ERROR_THRESHOLD_PERCENT: number;
@@ -132,7 +134,7 @@ const service = {
 export const configSchemas = {
   'identity-service': Joi.object({ ...service, ...jwtSignPiece, ...identityPiece, ...secretsKeyPiece, ...ssoPiece }),
   'webhook-gateway': Joi.object({ ...service, ...webhookPiece, ...secretsKeyPiece, ...integrationStatusPiece }),
-  'integration-worker': Joi.object({ ...service, ...workerPiece }),
+  'integration-worker': Joi.object({ ...service, ...workerPiece }).custom(strandedRetryAfterLongestDelay),
   'api-gateway': Joi.object({ ...basePiece, ...listenPiece('0.0.0.0'), ...portsPiece, ...gatewayPiece }),
   migrate: Joi.object({
     ...basePiece,

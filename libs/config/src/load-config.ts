@@ -31,6 +31,6 @@ export function loadConfig<T>(schema: ObjectSchema, env: NodeJS.ProcessEnv = rea
     Object.entries(env).filter(([key, value]) => known.includes(key) && value !== undefined && (value !== '' || emptyMeansOff.has(key))),
   );
   const { value, error } = schema.validate(relevant, { abortEarly: false, convert: true });
-  if (error) throw new ConfigError(error.details.map((d) => `${d.path.join('.')}: ${d.message.replace(/^"[^"]*" /, '')}`));
+  if (error) throw new ConfigError(error.details.map((d) => (d.path.length ? `${d.path.join('.')}: ` : '') + d.message.replace(/^"[^"]*" /, '')));
   return value as T;
 }

@@ -1,3 +1,4 @@
+import type { CustomHelpers } from 'joi';
 import { Joi } from './joi';
 
 /**
@@ -238,6 +239,8 @@ export const workerPiece = {
   WORKER_PREFETCH: Joi.number().integer().min(1).max(1000).default(100),
   FORCE_SERVICE_FAILURES: Joi.number().integer().min(0).default(0),
   ENABLE_RANDOM_FAILURES: Joi.boolean().default(false),
+  // a `retrying` event with no newer attempt for this long had its retry lost by the broker: the worker republishes it
+  STRANDED_RETRY_AFTER_MS: Joi.number().integer().min(1000).default(300000),
   RANDOM_FAILURE_RATE: Joi.number().min(0).max(1).default(0.5),
   SIMULATED_PROVIDER_LATENCY_MS: Joi.number().integer().min(0).default(0),
   PROVIDER_TIMEOUT_MS: Joi.number().integer().min(1).default(5000),
@@ -287,3 +290,16 @@ export const gatewayPiece = {
 export const serviceTrustPiece = {
   TRUST_PROXY: trustGatewayOnly,
 };
+
+/**
+ * A retry waits its delay in the broker before its attempt, so an event may only count as stranded once the longest
+ * delay of the ladder has passed (with a margin for the queue the retry joins after it).
+ */
+export function strandedRetryAfterLongestDelay(value: { STRANDED_RETRY_AFTER_MS: number; MAX_RETRIES: number; RETRY_BACKOFF_BASE: number }, helpers: CustomHelpers) {
+  if (value.MAX_RETRIES === 0) return value;
+  // the delay of the last retry, as libs/messaging retryDelayMs computes it
+  const longest = Math.round(value.RETRY_BACKOFF_BASE * 1000 * 2 ** (value.MAX_RETRIES - 1));
+  return value.STRANDED_RETRY_AFTER_MS > 2 * longest
+    ? value
+    : helpers.message({ custom: `STRANDED_RETRY_AFTER_MS must exceed twice the longest retry delay (RETRY_BACKOFF_BASE × 2^(MAX_RETRIES−1) = ${longest} ms)` });
+}

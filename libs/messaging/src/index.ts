@@ -6,3 +6,5 @@ export * from './outbox';
 export * from './consumer';
 export * from './consumer-circuit';
 export * from './retry';
+export * from './pass-loop';
+export * from './stranded-retries';

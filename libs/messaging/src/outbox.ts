@@ -2,6 +2,7 @@ import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
 import { sql, sqlList, type Database, type Transaction } from '@saas/db';
 import type { Broker } from './connection';
+import { PassLoop } from './pass-loop';
 import { publishIntegrationEvents, type PublishableEvent } from './publisher';
 
 /**
@@ -125,34 +126,18 @@ export interface OutboxRelayOptions {
  * publish the same row in the same pass.
  */
 export class OutboxRelay {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: PassLoop;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.loop = new PassLoop('outbox relay', () => this.pass(), options.intervalMs, options.logger);
+  }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .then((more) => this.schedule(more ? 0 : this.options.intervalMs))
-        .catch((err) => {
-          this.options.logger.warn({ err }, 'outbox relay pass failed');
-          this.schedule(this.options.intervalMs);
-        });
-    }, delayMs);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass; resolves true when it filled a whole batch (more may be waiting). */

@@ -99,6 +99,15 @@ describe('configuration', () => {
     expect(load('amqp://saas:pw@rabbit-0:5672,amqp://guest:guest@rabbit-1:5672')).toEqual([expect.stringMatching(/^RABBITMQ_URL: must carry a password other than the development one/)]);
   });
 
+  it('when STRANDED_RETRY_AFTER_MS is not beyond twice the longest retry delay, then the worker does not start, naming it and the delay', () => {
+    // base 2 s, 3 retries: the last retry waits 8 s
+    expect(problems('integration-worker', { RETRY_BACKOFF_BASE: '2', MAX_RETRIES: '3', STRANDED_RETRY_AFTER_MS: '16000' })).toEqual([
+      expect.stringMatching(/^STRANDED_RETRY_AFTER_MS must exceed twice the longest retry delay .* = 8000 ms/),
+    ]);
+    expect(problems('integration-worker', { RETRY_BACKOFF_BASE: '2', MAX_RETRIES: '3', STRANDED_RETRY_AFTER_MS: '16001' })).toEqual([]);
+    expect(problems('integration-worker', { MAX_RETRIES: '0', STRANDED_RETRY_AFTER_MS: '1000' })).toEqual([]);
+  });
+
   it('when nothing is set in development, then every app starts from safe defaults', () => {
     for (const schema of Object.values(configSchemas)) expect(() => loadConfig(schema, {})).not.toThrow();
   });

@@ -10,6 +10,7 @@ import * as recipientLookup from './0009-recipient-lookup';
 import * as integrationSources from './0010-integration-sources';
 import * as auditCheckpoints from './0011-audit-checkpoints';
 import * as ssoConnections from './0012-sso-connections';
+import * as strandedRetries from './0013-stranded-retries';
 
 /** Listed explicitly (not globbed) so bundled apps carry their migrations. Append only. */
 export const migrations = [
@@ -25,5 +26,6 @@ export const migrations = [
   { name: '0010-integration-sources', ...integrationSources },
   { name: '0011-audit-checkpoints', ...auditCheckpoints },
   { name: '0012-sso-connections', ...ssoConnections },
+  { name: '0013-stranded-retries', ...strandedRetries },
 ];
 export { TENANT_TABLES } from './0002-row-level-security';
