@@ -38,7 +38,10 @@ export interface EventOptions {
   timestamp?: Date;
 }
 
-/** A valid event envelope of DESIGN §4 for each endpoint (the `created`/`delivered` kind: one effect per entity). */
+/**
+ * A valid event envelope (docs/API.md "Webhook events") for each endpoint (the `created`/`delivered` kind: one effect
+ * per entity).
+ */
 export function sampleEvent(endpoint: WebhookEndpoint, o: EventOptions): Record<string, unknown> {
   const base = {
     event_id: o.eventId ?? `evt_${randomUUID()}`,

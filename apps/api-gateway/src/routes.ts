@@ -1,6 +1,6 @@
 import type { ApiGatewayConfig } from '@saas/config';
 
-/** Which service answers which public path prefix (DESIGN §3). */
+/** Which service answers which public path prefix (docs/API.md "Endpoints"). */
 export const UPSTREAM_ROUTES = {
   identity: ['/users', '/orgs', '/auth', '/audit-logs', '/.well-known'],
   webhooks: ['/webhooks', '/integrations', '/subscriptions', '/communication-logs'],

@@ -81,7 +81,10 @@ export interface LoginThrottle {
   reserve(email: string, ip: string): Promise<ReservedAttempt>;
 }
 
-/** Failed logins per account and per client address within a window (DESIGN §3: 5 and 50 in 15 minutes by default). */
+/**
+ * Failed logins per account and per client address within a window (docs/API.md "Rate limits and throttles"; by
+ * default 5 and 50 in 15 minutes).
+ */
 export function createLoginThrottle(options: ThrottleOptions & { maxPerAccount: number; maxPerIp: number }): LoginThrottle {
   const { redis, prefix, maxPerAccount, maxPerIp, windowSeconds } = options;
   const reserve = createFailureThrottle({

@@ -1,8 +1,9 @@
 import { bearer, seedWorld, startIdentity, unique, type IdentityHarness, type World } from './harness';
 
 /**
- * DESIGN §3 as data: for every identity endpoint, the status each caller gets against a resource of their own
- * organization, of another organization, and themselves. 404 = cannot see it; 403 = the role never may; 401 = no token.
+ * docs/API.md "Roles" and "Tenant isolation" as data: for every identity endpoint, the status each caller gets against
+ * a resource of their own organization, of another organization, and themselves. 404 = cannot see it; 403 = the role
+ * never may; 401 = no token.
  * Each cell runs against a fresh world, so a cell that deletes or suspends something never affects another.
  */
 type Caller = 'superadmin' | 'admin' | 'user';

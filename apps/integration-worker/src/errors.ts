@@ -1,6 +1,7 @@
 /**
- * Failure classes of DESIGN §5. Transient: worth another attempt later (provider error or timeout, database
- * unavailable, a referenced record not synced yet). Permanent: data that can never apply, dead-lettered at once.
+ * Failure classes (docs/MESSAGING.md "Transient and permanent failures"). Transient: worth another attempt later
+ * (provider error or timeout, database unavailable, a referenced record not synced yet). Permanent: data that can
+ * never apply, dead-lettered at once.
  */
 export class TransientSyncError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

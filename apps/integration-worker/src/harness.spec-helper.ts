@@ -1,5 +1,5 @@
 // Test support for the worker's specs: a worker on its own RabbitMQ prefix, and events produced the way the webhook
-// gateway produces them (a webhook_events row, then a DESIGN §5 message on the events exchange).
+// gateway produces them (a webhook_events row, then a message on the events exchange; docs/MESSAGING.md "Messages").
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { IntegrationWorkerConfig } from '@saas/config';

@@ -78,9 +78,10 @@ function attemptChange(event: EventRow, status: 'processed' | 'skipped' | 'retry
 }
 
 /**
- * Handles one delivery of an integration message (DESIGN §5): provider call through its breaker, then the sync,
- * the event's status and the audit entry in one transaction (the event row locked FOR UPDATE, so concurrent
- * deliveries of one event never both apply it), then the ack. Failures go up the retry ladder or to dead letters.
+ * Handles one delivery of an integration message (docs/MESSAGING.md "Consuming"): provider call through its breaker,
+ * then the sync, the event's status and the audit entry in one transaction (the event row locked FOR UPDATE, so
+ * concurrent deliveries of one event never both apply it), then the ack. Failures go up the retry ladder or to dead
+ * letters.
  */
 export class EventProcessor {
   private readonly committer: GroupCommitter<Delivery, ApplyResult>;

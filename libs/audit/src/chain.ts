@@ -27,7 +27,7 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** `hash = sha256(prev_hash + canonical entry)` (DESIGN §7). */
+/** `hash = sha256(prev_hash + canonical entry)` (docs/TENANCY.md "The hash chain"). */
 export function entryHash(prevHash: string, entry: HashedFields): string {
   const canonical = canonicalJson([
     entry.id,

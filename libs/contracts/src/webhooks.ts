@@ -2,9 +2,9 @@ import { Joi } from '@saas/config';
 import type { ObjectSchema, Schema, ValidationErrorItem } from 'joi';
 
 /**
- * The webhook contract (DESIGN §4): the envelope every external service sends, the `data` of each event type,
- * which endpoint belongs to which service, and the shapes of the gateway's answers. The gateway validates with
- * these schemas; the integration worker reads the same types from the stored payload.
+ * The webhook contract (docs/WEBHOOKS.md; docs/API.md "Webhook events"): the envelope every external service sends,
+ * the `data` of each event type, which endpoint belongs to which service, and the shapes of the gateway's answers.
+ * The gateway validates with these schemas; the integration worker reads the same types from the stored payload.
  */
 
 export const INTEGRATION_SERVICES = ['user_service', 'payment_service', 'communication_service'] as const;

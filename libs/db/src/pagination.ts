@@ -58,7 +58,7 @@ export const seqCursor = Joi.string()
   })
   .messages({ 'cursor.invalid': '{{#label}} is not a cursor this API issued' });
 
-/** `limit` of every list (DESIGN §3: 1–200, default 50). */
+/** `limit` of every list (docs/API.md "Pagination": 1–200, default 50). */
 export const limitParam = Joi.number().integer().min(1).max(200).default(50);
 
 /** SQL for the ordering column with its full (microsecond) precision, so a cursor never skips or repeats rows. */

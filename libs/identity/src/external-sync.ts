@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { execute, isUniqueViolation, selectRows, uniqueConstraintName, type Transaction, type User } from '@saas/db';
 
 /**
- * Users synced from an external directory (DESIGN §5): upserted by (org_id, external_id), created `pending`
- * without a password (they log in only after an invite), deactivated — tokens revoked — when deleted upstream.
+ * Users synced from an external directory (docs/TENANCY.md "Directory sync"): upserted by (org_id, external_id),
+ * created `pending` without a password (they log in only after an invite), deactivated — tokens revoked — when
+ * deleted upstream.
  * Per-user ordering: an event older than the last one applied (users.external_updated_at) changes nothing.
  * Runs in the caller's transaction, which must carry the organization's context (Database.forOrg).
  *

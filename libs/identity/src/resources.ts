@@ -8,7 +8,7 @@ export type UserRecord = Pick<
   'id' | 'org_id' | 'email' | 'first_name' | 'last_name' | 'role' | 'status' | 'department' | 'title' | 'external_id' | 'created_at' | 'updated_at'
 >;
 
-/** The public shape of a user (DESIGN §3): never the password hash nor the token version. */
+/** The public shape of a user (docs/API.md "Resources"): never the password hash nor the token version. */
 export function toUserResource(user: UserRecord) {
   return {
     id: user.id,

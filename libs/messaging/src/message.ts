@@ -1,6 +1,6 @@
 import type { IntegrationService } from './topology';
 
-/** Body of every integration message (DESIGN §5). */
+/** Body of every integration message (docs/MESSAGING.md "Messages"). */
 export interface IntegrationMessage {
   webhook_event_id: string;
   org_id: string;

@@ -6,11 +6,12 @@ import { PassLoop } from './pass-loop';
 import { publishIntegrationEvents, type PublishableEvent } from './publisher';
 
 /**
- * The transactional outbox (DESIGN §4): `webhook_outbox` holds one narrow row per event that is committed but not yet
- * confirmed by the broker, written in the event's own transaction (`OUTBOX_INSERT`, or `returnToOutbox` for a
- * replay) and deleted once the broker confirmed the message. Rows left over (broker down, publish timed out, process
- * crashed between commit and confirm) are republished by the relay. An event is `queued` once it has left the
- * outbox (`eventStatusSql`); the event row itself is not rewritten for that (libs/db migration 0007 says why).
+ * The transactional outbox (docs/MESSAGING.md "The transactional outbox"): `webhook_outbox` holds one narrow row per
+ * event that is committed but not yet confirmed by the broker, written in the event's own transaction
+ * (`OUTBOX_INSERT`, or `returnToOutbox` for a replay) and deleted once the broker confirmed the message. Rows left
+ * over (broker down, publish timed out, process crashed between commit and confirm) are republished by the relay. An
+ * event is `queued` once it has left the outbox (`eventStatusSql`); the event row itself is not rewritten for that
+ * (libs/db migration 0007 says why).
  */
 
 /** Puts the new events of a CTE `stored(id, org_id, inserted)` in the outbox: a data-modifying CTE of the INSERT. */

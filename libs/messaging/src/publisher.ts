@@ -18,9 +18,10 @@ export interface PublishOutcome {
 }
 
 /**
- * Publishes one event to the events exchange as DESIGN §5 describes it: persistent, `messageId` = the stored event's
- * id, JSON body, retry counter 0. Resolves when the broker confirms. The channel buffers while disconnected, so the
- * timeout bounds the wait (a timed-out message also leaves the buffer) and the outbox relay owns the recovery.
+ * Publishes one event to the events exchange as docs/MESSAGING.md "Messages" describes it: persistent, `messageId` =
+ * the stored event's id, JSON body, retry counter 0. Resolves when the broker confirms. The channel buffers while
+ * disconnected, so the timeout bounds the wait (a timed-out message also leaves the buffer) and the outbox relay owns
+ * the recovery.
  */
 export function publishIntegrationEvent(
   channel: ChannelWrapper,

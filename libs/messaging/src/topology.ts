@@ -68,8 +68,9 @@ export function routingKey(service: IntegrationService, eventType: string): stri
 export const RETRY_DELAY_HEADER = 'retry-delay-ms';
 
 /**
- * Declares DESIGN §5's topology idempotently. Re-declaring with the same arguments is a no-op; the delays are in
- * the retry queues' names, so changing RETRY_BACKOFF_BASE declares new queues instead of clashing with old ones.
+ * Declares the topology of docs/MESSAGING.md "Topology" idempotently. Re-declaring with the same arguments is a no-op;
+ * the delays are in the retry queues' names, so changing RETRY_BACKOFF_BASE declares new queues instead of clashing
+ * with old ones.
  *
  * Every queue is a quorum queue (replicated to `quorumGroupSize` nodes), the delay and dead-letter queues too, so no
  * message lives on one node only. The group size only matters when a queue is created, yet RabbitMQ compares it on

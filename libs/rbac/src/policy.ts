@@ -32,7 +32,7 @@ const ALL: readonly PrincipalRole[] = ['superadmin', 'admin', 'user'];
 const ADMINS: readonly PrincipalRole[] = ['superadmin', 'admin'];
 const SUPERADMIN: readonly PrincipalRole[] = ['superadmin'];
 
-/** The policy table: which roles may ever perform each action (DESIGN §3). */
+/** The policy table: which roles may ever perform each action (docs/API.md "Roles"). */
 export const POLICY: Readonly<Record<Action, readonly PrincipalRole[]>> = {
   'profile:read': ALL,
   'profile:update': ALL,

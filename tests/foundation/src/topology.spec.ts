@@ -29,7 +29,7 @@ async function nextMessage(queue: string, timeoutMs = 5000): Promise<amqplib.Get
   }
 }
 
-describe('RabbitMQ topology (DESIGN §5)', () => {
+describe('RabbitMQ topology (docs/MESSAGING.md "Topology")', () => {
   it('when it is declared twice, then the second declaration is a no-op', async () => {
     await declareTopology(channel, options);
     await expect(declareTopology(channel, options)).resolves.toBeDefined();

@@ -200,7 +200,8 @@ const property = fc.asyncProperty(request, async (r) => {
   if (answer.status < 300) successes++;
   if (answer.status >= 400) {
     const after = await rowCounts(identity.db, TABLES);
-    // A failed login is itself audited (user.login_failed, DESIGN §7); nothing else may change on a rejection.
+    // A failed login is itself audited (user.login_failed, docs/TENANCY.md "Entries"); nothing else may change on a
+    // rejection.
     if (r.route.path === '/users/login') after.audit_logs = before.audit_logs;
     const changed = TABLES.filter((t) => after[t] !== before[t]);
     if (changed.length) throw new Error(`${r.route.method} ${url} answered ${answer.status} but changed ${changed.join(', ')}`);

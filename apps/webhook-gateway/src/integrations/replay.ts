@@ -21,7 +21,7 @@ export interface ReplayDeps {
 const BATCH = 500;
 
 /**
- * Puts failed events back in the queue (DESIGN §5): status `queued`, a `replayed` history entry and an
+ * Puts failed events back in the queue (docs/MESSAGING.md "Replay"): status `queued`, a `replayed` history entry and an
  * `integration.event.replayed` audit entry commit together, with the event back in the outbox;
  * the messages go out after the commit with a fresh retry budget. Should the publish not be confirmed, the outbox
  * relay sends them later, so a replay is never lost.

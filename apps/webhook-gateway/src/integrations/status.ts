@@ -80,8 +80,9 @@ async function rows<T extends object>(db: Database, tx: Transaction, sql: string
 }
 
 /**
- * DESIGN §6, per service over the window: idle (no event ever); error (circuit open, or failures and no success
- * ever, or the last three finished events all failed); degraded (any retry or failure in the window); else healthy.
+ * README "Read the integration status", per service over the window: idle (no event ever); error (circuit open, or
+ * failures and no success ever, or the last three finished events all failed); degraded (any retry or failure in the
+ * window); else healthy.
  */
 export async function integrationStatus(
   db: Database,

@@ -1,7 +1,7 @@
 import type { MigrationFn } from 'umzug';
 import type { QueryInterface } from 'sequelize';
 
-/** Tables, constraints and indexes for every entity of the contract (DESIGN §3, §5, §7). */
+/** Tables, constraints and indexes for every entity of the data model (docs/TENANCY.md "Data model"). */
 export const up: MigrationFn<QueryInterface> = async ({ context: qi }) => {
   await qi.sequelize.query(`
     CREATE EXTENSION IF NOT EXISTS pgcrypto;

@@ -4,8 +4,9 @@ import type { QueryInterface } from 'sequelize';
 export const TENANT_TABLES = ['users', 'invites', 'audit_logs', 'webhook_events', 'subscriptions', 'communication_logs'] as const;
 
 /**
- * Row-level security beneath the application code (DESIGN §8). A transaction sees a tenant's rows only after
- * `set_config('app.org_id', <uuid>, true)`; cross-organization work must say so with `app.scope = 'system'`.
+ * Row-level security beneath the application code (docs/TENANCY.md "Row-level security"). A transaction sees a
+ * tenant's rows only after `set_config('app.org_id', <uuid>, true)`; cross-organization work must say so with
+ * `app.scope = 'system'`.
  * FORCE applies the policies to the tables' owner as well; only superusers (the migration role here) bypass them.
  */
 export const up: MigrationFn<QueryInterface> = async ({ context: qi }) => {

@@ -2,10 +2,11 @@ import type { MigrationFn } from 'umzug';
 import type { QueryInterface } from 'sequelize';
 
 /**
- * The text `GET /users?q=` searches (DESIGN §3: a case-insensitive substring of the e-mail or a name), stored once per
- * row: `lower(email) || chr(31) || lower(first_name) || chr(31) || lower(last_name)` (`SEARCH_FIELD_SEPARATOR` in
- * pagination.ts). `x ILIKE '%q%'` is `lower(x) LIKE lower('%q%')` in a UTF-8 database, so a search no longer folds
- * the case of three columns per row it reads; and a q without the separator cannot match across two fields.
+ * The text `GET /users?q=` searches (docs/API.md "Endpoints": a case-insensitive substring of the e-mail or a name),
+ * stored once per row: `lower(email) || chr(31) || lower(first_name) || chr(31) || lower(last_name)`
+ * (`SEARCH_FIELD_SEPARATOR` in pagination.ts). `x ILIKE '%q%'` is `lower(x) LIKE lower('%q%')` in a UTF-8 database,
+ * so a search no longer folds the case of three columns per row it reads; and a q without the separator cannot match
+ * across two fields.
  *
  * Under row-level security no index can serve a substring condition (LIKE and strpos are not leakproof), so a search
  * reads entries until it has a page. The two newest-first indexes now carry what a search filters on, so it reads

@@ -6,8 +6,9 @@ import type { QueryInterface } from 'sequelize';
  * wide row; `status`, `updated_at` and `published_at` are all indexed, so that update was never HOT and wrote a new
  * version of the row plus an entry in each of its twelve indexes — as much PostgreSQL work as the INSERT itself
  * (10k events: INSERT 372 ms, mark 386 ms). Now the ingest transaction also inserts `(event_id, org_id)` here, and
- * the mark deletes it (10k: 40 ms + 15 ms). An event is `queued` once it has left the outbox (DESIGN §5: received →
- * queued), which the API derives rather than stores (`webhook-gateway` integrations, `EVENT_STATUS_SQL`).
+ * the mark deletes it (10k: 40 ms + 15 ms). An event is `queued` once it has left the outbox (received → queued,
+ * docs/MESSAGING.md "Event status"), which the API derives rather than stores (`webhook-gateway` integrations,
+ * `EVENT_STATUS_SQL`).
  *
  * No foreign key: the row is written in the event's own transaction and events are never deleted, and a key check
  * would lock the event row on every insert.
