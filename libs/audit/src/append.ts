@@ -93,8 +93,8 @@ export async function appendAudit(tx: Transaction, entry: AuditEntryInput): Prom
 export interface AppendOptions {
   /**
    * A write of the caller's (returning no rows) sent in the same round trip as the append's first statement (the
-   * chain's lock), just before it: the caller's last change and its audit entries cost one round trip less. Without
-   * entries it goes like them, with the transaction's next statement or its COMMIT.
+   * chain's lock), just before it: the caller's last change costs no round trip of its own. Without entries it goes
+   * like them, with the transaction's next statement or just before its COMMIT.
    */
   withWrite?: SqlStatement;
 }
@@ -105,9 +105,9 @@ export interface AppendOptions {
  * INSERT take their `seq` in VALUES order, which is the order verify follows. Each chain's entries of the call are
  * one run, vouched for by one keyed checkpoint (checkpoint.ts) inserted right after them: a row INSERTed with the
  * database credentials alone is covered by none. Both INSERTs are sent as one text with the transaction's next
- * statement, or with its COMMIT when the append is its last write (runBeforeNextStatement): no round trip of their
- * own, and a failing INSERT (e.g. an entry of an organization the transaction cannot see) fails that statement or
- * the COMMIT, and the whole transaction rolls back as before.
+ * statement (runBeforeNextStatement), or just before its COMMIT when the append is its last write; a failing INSERT
+ * (e.g. an entry of an organization the transaction cannot see) fails that statement, and the whole transaction
+ * rolls back as before.
  */
 export async function appendAuditEntries(tx: Transaction, entries: AuditEntryInput[], options: AppendOptions = {}): Promise<AppendedEntry[]> {
   const { withWrite } = options;

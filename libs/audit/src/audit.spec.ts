@@ -161,16 +161,17 @@ describe('appendAudit', () => {
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 3 });
   });
 
-  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the inserts (entries, checkpoint) go with the COMMIT', async () => {
+  it('when a batch is appended to a chain, then the lock and the head read take one round trip and the inserts (entries, checkpoint) one, before the COMMIT', async () => {
     const org = await createOrg(db);
     await appendMany(org.id, 1);
     const { statements } = await countTrips(() =>
       db.forOrg(org.id, (tx) => appendAuditEntries(tx, Array.from({ length: 3 }, (_, i) => ({ orgId: org.id, actorType: 'system' as const, action: `test.trips.${i}` })))),
     );
     const work = statements.filter((s) => !/^START TRANSACTION|set_config/.test(s));
-    expect(work).toHaveLength(2);
+    expect(work).toHaveLength(3);
     expect(work[0]).toMatch(/pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(work[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints .*; COMMIT;?$/s);
+    expect(work[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints /s);
+    expect(work[2]).toMatch(/^COMMIT;?$/);
     expect(await verify(org.id)).toEqual({ valid: true, entries_checked: 4 });
   });
 
@@ -195,10 +196,11 @@ describe('appendAudit', () => {
         beginWithFirstStatement: true,
       }),
     );
-    // START TRANSACTION + the context + the write + the lock + the head read; the INSERTs (entries, checkpoint) + COMMIT
-    expect(statements).toHaveLength(2);
+    // START TRANSACTION + the context + the write + the lock + the head read; the INSERTs (entries, checkpoint); COMMIT
+    expect(statements).toHaveLength(3);
     expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; UPDATE organizations SET name = 'renamed with entry' .*; SELECT pg_advisory_xact_lock.*; SELECT hash FROM audit_logs/s);
-    expect(statements[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints .*; COMMIT;?$/s);
+    expect(statements[1]).toMatch(/^INSERT INTO audit_logs .*; INSERT INTO audit_checkpoints /s);
+    expect(statements[2]).toMatch(/^COMMIT;?$/);
     expect(await orgName(org.id)).toBe('renamed with entry');
     await db.forOrg(org.id, (tx) => appendAuditEntries(tx, [], { withWrite: rename('renamed alone') }));
     expect(await orgName(org.id)).toBe('renamed alone');
@@ -503,12 +505,13 @@ describe('Database.forOrg with beginWithFirstStatement (the worker’s group tra
     expect(await beganWithFirstStatement(org.id, (tx) => currentOrg(tx))).toEqual([{ org: org.id, scope: '' }]);
   });
 
-  it('when the work runs no statement, then START TRANSACTION goes with the COMMIT, or only a bare ROLLBACK is sent', async () => {
+  it('when the work runs no statement, then START TRANSACTION and the context go just before the COMMIT, or only a bare ROLLBACK is sent', async () => {
     const org = await createOrg(db);
     const { result, statements } = await countTrips(() => beganWithFirstStatement(org.id, async () => 'nothing to do'));
     expect(result).toBe('nothing to do');
-    expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*; COMMIT;$/);
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toMatch(/^START TRANSACTION; SET LOCAL app\.org_id .*'$/);
+    expect(statements[1]).toMatch(/^COMMIT;?$/);
     const failed = await countTrips(() =>
       expect(
         beganWithFirstStatement(org.id, async () => {

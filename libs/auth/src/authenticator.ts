@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type Redis from 'ioredis';
 import { Passport } from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type VerifiedCallback } from 'passport-jwt';
@@ -8,7 +8,7 @@ import { UnauthorizedError } from '@saas/http';
 import type { Principal } from '@saas/rbac';
 import { loadVerifyKeys, type VerifyKey, type VerifyKeySet } from './keys';
 import { createTokenStateStore, type TokenStateStore } from './token-state';
-import { memoizeVerifiedTokens } from './verified-tokens';
+import { VerifiedTokens } from './verified-tokens';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -76,22 +76,37 @@ function keyForToken(keys: VerifyKeySet, token: string): VerifyKey | Error {
   return key;
 }
 
+/** Seconds of clock skew between signer and verifier tolerated on `exp`. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
 /**
  * Route guard: verifies the Bearer JWT with passport-jwt (one-algorithm allowlist from the key type, `iss`, `aud`,
- * `exp`; a token that passed is remembered until its `exp`, see memoizeVerifiedTokens), then the user's current
- * status, token version and organization status (cached in Redis under `${REDIS_KEY_PREFIX}auth:`, invalidated on change). Sets `req.principal`, or answers 401 with `WWW-Authenticate: Bearer`.
+ * `exp`) — unless the same token passed before with the same key and has not expired (VerifiedTokens) — then the
+ * user's current status, token version and organization status (cached in Redis under `${REDIS_KEY_PREFIX}auth:`,
+ * invalidated on change). Sets `req.principal`, or answers 401 with `WWW-Authenticate: Bearer`.
  */
 export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
   const { config, db, redis } = deps;
   const keys = deps.keys ?? loadVerifyKeys(config);
-  memoizeVerifiedTokens();
   const store = createTokenStateStore({ db, redis, prefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.TOKEN_STATE_CACHE_SECONDS });
+  const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+  const verifiedTokens = new VerifiedTokens(CLOCK_TOLERANCE_SECONDS);
+
+  /** Well-formed claims of a verified token → the principal, or the reason it is refused. */
+  const admit = (claims: Record<string, unknown>, done: VerifiedCallback) => {
+    if (!isWellFormed(claims)) return done(null, false, new TokenRejected('invalid_token'));
+    principalFor(claims, store).then(
+      (result) => (result instanceof TokenRejected ? done(null, false, result) : done(null, result)),
+      (err: unknown) => done(err),
+    );
+  };
+
   const passport = new Passport();
   passport.use(
     'jwt',
     new JwtStrategy(
       {
-        jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+        jwtFromRequest: bearerToken,
         // A parsed KeyObject (jsonwebtoken accepts it): a PEM string would be parsed again on every request.
         // (the provider's type says string | Buffer; jsonwebtoken takes a KeyObject as well)
         secretOrKeyProvider: (_req, token, done) => {
@@ -101,19 +116,21 @@ export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
         algorithms: [...new Set(keys.all.map((key) => key.algorithm))],
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
-        jsonWebTokenOptions: { clockTolerance: 5 },
+        jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
+        passReqToCallback: true,
       },
-      (payload: Record<string, unknown>, done: VerifiedCallback) => {
-        if (!isWellFormed(payload)) return done(null, false, new TokenRejected('invalid_token'));
-        principalFor(payload, store).then(
-          (result) => (result instanceof TokenRejected ? done(null, false, result) : done(null, result)),
-          (err: unknown) => done(err),
-        );
+      (req: Request, claims: Record<string, unknown>, done: VerifiedCallback) => {
+        // verified just now with the key its header selects (secretOrKeyProvider above)
+        const token = bearerToken(req);
+        const key = token ? keyForToken(keys, token) : undefined;
+        if (token && key && !(key instanceof Error) && isWellFormed(claims)) verifiedTokens.remember(token, key, claims);
+        admit(claims, done);
       },
     ),
   );
+
   return (req, res, next) => {
-    passport.authenticate('jwt', { session: false }, (err: unknown, principal: Principal | false, info: unknown) => {
+    const settle = (err: unknown, principal: Principal | false, info: unknown) => {
       if (err) return next(err);
       if (!principal) {
         const code = info instanceof TokenRejected ? info.code : 'invalid_token';
@@ -121,6 +138,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
       }
       req.principal = principal;
       next();
-    })(req, res, next);
+    };
+    const token = bearerToken(req);
+    const key = token ? keyForToken(keys, token) : undefined;
+    const claims = token && key && !(key instanceof Error) ? verifiedTokens.get(token, key) : undefined;
+    if (claims) return admit(claims, (err, principal, info) => settle(err, principal as Principal | false, info));
+    passport.authenticate('jwt', { session: false }, settle)(req, res, next);
   };
 }

@@ -1,45 +1,43 @@
-import { Strategy as JwtStrategy } from 'passport-jwt';
+import type { VerifyKey } from './keys';
 
-type Payload = Record<string, unknown>;
-type VerifyDone = (err: Error | null, payload?: Payload) => void;
-/** passport-jwt's options for jsonwebtoken; `clockTolerance` comes from the strategy's `jsonWebTokenOptions`. */
-type VerifyOptions = { clockTolerance?: number };
-type JwtVerifier = (token: string, key: unknown, options: VerifyOptions, done: VerifyDone) => void;
+type Claims = Record<string, unknown>;
 
 interface Verified {
-  key: unknown;
-  options: VerifyOptions;
-  payload: Payload;
-  /** `exp` plus the clock tolerance, in ms: after it, the token is verified again (and refused). */
+  key: VerifyKey;
+  claims: Claims;
+  /** `exp` plus the clock tolerance, in ms: after it the token is verified again (and refused). */
   validUntilMs: number;
 }
 
-/** Enough for every token in use on one instance at a time; the oldest entry goes first. */
-const MAX_ENTRIES = 10_000;
-const memo = new Map<string, Verified>();
-
 /**
- * The signature and claim checks of a token give the same answer every time until it expires, and an RSA/ECDSA
- * verification is the costliest step of an authenticated request. passport-jwt verifies through its
- * `JwtStrategy.JwtVerifier` hook; wrapped here, a token string that already passed with the same key and options
- * is answered from memory until its `exp` (+ tolerance). Only passes are kept: a forged or altered token is another
- * string and always meets the real verifier. Revocation is not affected: token state is checked on every request.
+ * Access tokens that passed passport-jwt's verification, by token string. The signature and claim checks of a token
+ * give the same answer every time until it expires, and an RSA/ECDSA verification is the costliest step of an
+ * authenticated request; so the authenticator looks a token up here first and verifies only what it has not seen.
+ * Only passes are kept: a forged or altered token is another string and always meets the real verification. A hit
+ * needs the key its header selects now to be the key it passed with. Revocation is not affected: the token's state
+ * (user, version, organization) is checked on every request. The oldest entry goes first past `maxEntries`.
  */
-export function memoizeVerifiedTokens(): void {
-  const statics = JwtStrategy as unknown as { JwtVerifier: JwtVerifier & { memoized?: true } };
-  if (statics.JwtVerifier.memoized) return;
-  const verify = statics.JwtVerifier;
-  const memoized: JwtVerifier = (token, key, options, done) => {
-    const known = memo.get(token);
-    if (known && known.key === key && known.options === options && Date.now() < known.validUntilMs) return done(null, known.payload);
-    verify(token, key, options, (err, payload) => {
-      if (!err && payload && typeof payload['exp'] === 'number') {
-        const oldest = memo.keys().next();
-        if (memo.size >= MAX_ENTRIES && !oldest.done) memo.delete(oldest.value);
-        memo.set(token, { key, options, payload, validUntilMs: (payload['exp'] + (options.clockTolerance ?? 0)) * 1000 });
-      }
-      done(err, payload);
-    });
-  };
-  statics.JwtVerifier = Object.assign(memoized, { memoized: true as const });
+export class VerifiedTokens {
+  private readonly entries = new Map<string, Verified>();
+
+  constructor(
+    private readonly clockToleranceSeconds: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** The claims `token` passed with, if it passed with `key` and has not expired since. */
+  get(token: string, key: VerifyKey): Claims | undefined {
+    const known = this.entries.get(token);
+    return known && known.key === key && Date.now() < known.validUntilMs ? known.claims : undefined;
+  }
+
+  /** Remembers a token that passed verification with `key`, until its `exp` (a token without one is not kept). */
+  remember(token: string, key: VerifyKey, claims: Claims): void {
+    if (typeof claims['exp'] !== 'number') return;
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(token, { key, claims, validUntilMs: (claims['exp'] + this.clockToleranceSeconds) * 1000 });
+  }
 }

@@ -63,17 +63,8 @@ export class Database {
       models: ALL_MODELS,
       define: { underscored: true },
     });
-    // What a transaction still has to run and its next statement did not carry runs just before that statement. At
-    // COMMIT it goes in the COMMIT's own string (Sequelize asks the query generator for the COMMIT's text just before
-    // sending it, for every transaction it commits): a write left for the end, such as the audit entries, costs no
-    // round trip of its own. At ROLLBACK it is dropped: it would be undone anyway.
-    const generator = this.sequelize.getQueryInterface().queryGenerator as { commitTransactionQuery(tx: Transaction): string | undefined };
-    const commitText = generator.commitTransactionQuery.bind(generator);
-    generator.commitTransactionQuery = (tx) => {
-      const commit = commitText(tx);
-      const last = commit === undefined ? undefined : takePendingStatement(tx);
-      return last ? `${last.text}; ${commit}` : commit;
-    };
+    // What a transaction still has to run (runBeforeNextStatement) and its next statement does not carry — a model
+    // query, or one with bind parameters — runs just before that statement. Before the COMMIT it runs in `complete`.
     this.sequelize.addHook('beforeQuery', async (options) => {
       const { transaction } = options;
       const first = transaction && takePendingStatement(transaction);
@@ -84,13 +75,16 @@ export class Database {
   /** Runs `work` in a transaction that sees only `orgId`'s rows. */
   async forOrg<T>(orgId: string, work: (tx: Transaction) => Promise<T>, options: ForOrgOptions = {}): Promise<T> {
     if (options.beginWithFirstStatement) {
-      return this.transactionStartingWithFirstStatement(async (tx) => {
+      const tx = new StartWithFirstStatement(this.sequelize, {});
+      // what Sequelize's transaction() does for a transaction it constructs, for one it cannot construct
+      await (tx as unknown as ManagedTransaction).prepareEnvironment(false);
+      return this.complete(tx, (t) => {
         // SET LOCAL is set_config(…, true), without a row to return
-        runBeforeNextStatement(tx, sql`SET LOCAL app.org_id TO ${orgId}; SET LOCAL app.scope TO ''`);
-        return work(tx);
+        runBeforeNextStatement(t, sql`SET LOCAL app.org_id TO ${orgId}; SET LOCAL app.scope TO ''`);
+        return work(t);
       });
     }
-    return this.sequelize.transaction(async (tx) => {
+    return this.complete(await this.sequelize.transaction(), async (tx) => {
       await this.sequelize.query("SELECT set_config('app.org_id', $1, true), set_config('app.scope', '', true)", {
         bind: [orgId],
         transaction: tx,
@@ -99,33 +93,37 @@ export class Database {
     });
   }
 
-  /** `sequelize.transaction(work)` (managed: commit, or rollback on error; no CLS here) with StartWithFirstStatement. */
-  private async transactionStartingWithFirstStatement<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    const tx = new StartWithFirstStatement(this.sequelize, {});
-    await (tx as unknown as ManagedTransaction).prepareEnvironment(false);
-    let result: T;
-    try {
-      result = await work(tx);
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw err;
-    }
-    await tx.commit();
-    return result;
-  }
-
   /**
    * Runs `work` in a transaction that sees every organization. Only for superadmin requests and platform code
    * (login by email, org resolution, the outbox relay); `reason` documents the call site.
    */
   async asSystem<T>(reason: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.sequelize.transaction(async (tx) => {
+    return this.complete(await this.sequelize.transaction(), async (tx) => {
       await this.sequelize.query("SELECT set_config('app.scope', 'system', true), set_config('app.reason', $1, true)", {
         bind: [reason],
         transaction: tx,
       });
       return work(tx);
     });
+  }
+
+  /**
+   * Runs `work` in the started transaction `tx`, then what it left to run (runBeforeNextStatement: the audit entries
+   * of its last append, say), then COMMIT; on any error ROLLBACK, dropping what was left.
+   */
+  private async complete<T>(tx: Transaction, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    try {
+      const result = await work(tx);
+      const last = takePendingStatement(tx);
+      if (last) await this.sequelize.query(last.text, { transaction: tx });
+      await tx.commit();
+      return result;
+    } catch (err) {
+      takePendingStatement(tx);
+      // a COMMIT that failed has finished the transaction already
+      await tx.rollback().catch(() => undefined);
+      throw err;
+    }
   }
 
   /**

@@ -17,8 +17,8 @@ function sequelize() {
  * Statements a transaction still has to run before its next one or its COMMIT (its organization context, see
  * `Database.forOrg`'s `beginWithFirstStatement`; a write left for the end, such as the audit entries), which return no
  * rows. A statement sent as a simple query (no bind parameters) through the functions below carries them in its own
- * round trip, and so does the COMMIT; any other statement has them sent just before it (the Database's `beforeQuery`
- * hook), so no statement of the transaction runs without them. A ROLLBACK drops them.
+ * round trip; any other statement has them sent just before it (the Database's `beforeQuery` hook), and so does the
+ * COMMIT (`Database.complete`), so no statement of the transaction runs without them. A ROLLBACK drops them.
  */
 const pending = new WeakMap<Transaction, SqlStatement>();
 

@@ -28,8 +28,16 @@ export interface RuntimeOptions<C extends ServiceConfig> {
 }
 
 export function createRedis(url: string): Redis {
-  // Commands fail fast while Redis is down instead of queueing without bound; callers decide open or closed.
-  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+  return new Redis(url, {
+    // Commands fail fast while Redis is down instead of queueing without bound; callers decide open or closed.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: false,
+    // The commands of one event-loop turn go as one pipeline: one socket write and one wake-up instead of one per
+    // command (the webhook rate limit's checks of concurrent requests: the write was the largest single cost of a
+    // webhook in a profile).
+    enableAutoPipelining: true,
+  });
 }
 
 /** A service's connections and instruments, from its config; the process's audit checkpoint keys are set from it too. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Request } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { ApiGatewayConfig } from '@saas/config';
@@ -5,7 +6,7 @@ import { createLogger, createMetrics, createMetricsApp } from '@saas/http';
 // The api-gateway app is the one real hop in front of webhook-gateway; tests wire the two as deployed.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildGatewayApp } from '../../../api-gateway/src/app';
-import { createOrg, startApp, testConfig, unique } from '@saas/testing';
+import { createOrg, eventually, freePort, startApp, testConfig, unique } from '@saas/testing';
 import { memoizedIpKey } from './rate-limit';
 import { exampleEvent, secretOf, send, startGateway, type GatewayUnderTest } from './webhooks.spec-helper';
 
@@ -98,5 +99,32 @@ describe('rate limit per client IP', () => {
     cleanups.push(() => metricsListener.close());
     const metrics = await (await fetch(`${metricsListener.url}/metrics`)).text();
     expect(metrics).toMatch(/webhook_rate_limit_store_errors_total\{[^}]*\} [2-9]/);
+  });
+
+  it('when Redis was unreachable at start and becomes reachable, then the limit applies again (its scripts are loaded then)', async () => {
+    const port = await freePort();
+    const redisUrl = new URL(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+    const gw = await gateway({ REDIS_URL: Object.assign(new URL(redisUrl), { port: String(port) }).toString(), WEBHOOK_RATE_LIMIT_COUNT: 2, REDIS_KEY_PREFIX: ownPrefix() });
+    const org = await createOrg(gw.runtime.db);
+    expect((await deliver(gw.app.url, gw, org.slug)).status).toBe(202);
+    // Redis "comes back": a TCP relay to the real one on the address the gateway was given
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(Number(redisUrl.port || 6379), redisUrl.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => sockets.forEach((s) => s.destroy()));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    });
+    await eventually(async () => gw.runtime.redis.status === 'ready', 15000);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await deliver(gw.app.url, gw, org.slug)).status);
+    expect(statuses).toEqual([202, 202, 429]);
   });
 });

@@ -12,89 +12,69 @@ export function periodMs(period: number | keyof typeof PERIODS): number {
   return (typeof period === 'number' ? period : PERIODS[period]) * 1000;
 }
 
-/** No script has this SHA: Redis answers NOSCRIPT, and rate-limit-redis then loads its script and retries. */
-const UNLOADED = Promise.resolve('0000000000000000000000000000000000000000');
-
 /**
  * rate-limit-redis, made to survive Redis being down: a failing check is counted (and express-rate-limit lets the
- * request through, `passOnStoreError`). The store's Lua scripts are loaded on first use (NOSCRIPT → load → retry)
- * rather than at start, and again after a failure, so a Redis that was down at start or restarted (losing its
- * script cache) is used again as soon as it answers.
+ * request through, `passOnStoreError`). A RedisStore loads its Lua scripts in `init` and keeps the outcome: one whose
+ * load failed (Redis down at start), or whose scripts Redis has since forgotten in a way it cannot recover from, would
+ * fail for ever. So the store is made on first use, and after any failure the next check makes a new one — the
+ * library's own constructor and `init` — and a Redis that was down or restarted is used again as soon as it answers.
+ * The checks of one event-loop turn share a pipeline through the client's auto-pipelining (libs/runtime createRedis).
  */
 class FailOpenRedisStore implements Store {
   readonly localKeys = false;
-  private readonly inner: RedisStore;
-  private batch: { args: string[]; resolve: (reply: RedisReply) => void; reject: (err: unknown) => void }[] = [];
+  private current: { store: RedisStore; ready: Promise<void> } | undefined;
+  private options: Options | undefined;
 
   constructor(
     private readonly redis: Redis,
     readonly prefix: string,
     private readonly onError: (err: unknown) => void,
-  ) {
-    this.inner = new RedisStore({ prefix, sendCommand: (...args: string[]) => this.send(args) });
-  }
-
-  /**
-   * The checks of the requests handled in one turn of the event loop go to Redis as one pipeline: one socket write
-   * and one wake-up instead of one per request (profiling showed that write as the largest single cost of a webhook).
-   */
-  private send(args: string[]): Promise<RedisReply> {
-    return new Promise((resolve, reject) => {
-      this.batch.push({ args, resolve, reject });
-      if (this.batch.length === 1) setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    const batch = this.batch;
-    this.batch = [];
-    const pipeline = this.redis.pipeline();
-    for (const { args } of batch) pipeline.call(args[0], ...args.slice(1));
-    pipeline.exec().then(
-      (results) =>
-        batch.forEach((command, i) => {
-          const [err, reply] = results?.[i] ?? [new Error('no reply')];
-          if (err) command.reject(err);
-          else command.resolve(reply as RedisReply);
-        }),
-      (err) => batch.forEach((command) => command.reject(err)),
-    );
-  }
+  ) {}
 
   init(options: Options): void {
-    this.inner.windowMs = options.windowMs;
-    this.forgetScripts();
+    this.options = options;
+    this.current = undefined;
   }
 
-  private forgetScripts(): void {
-    this.inner.incrementScriptSha = UNLOADED;
-    this.inner.getScriptSha = UNLOADED;
+  /** The store in use, or a new one once its scripts are loaded. */
+  private async store(): Promise<RedisStore> {
+    if (!this.current) {
+      if (!this.options) throw new Error('the rate limit store was used before init');
+      const store = new RedisStore({
+        prefix: this.prefix,
+        sendCommand: (command: string, ...args: string[]) => this.redis.call(command, ...args) as Promise<RedisReply>,
+      });
+      this.current = { store, ready: store.init(this.options) };
+    }
+    const { store, ready } = this.current;
+    await ready;
+    return store;
   }
 
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
+  private async guard<T>(work: (store: RedisStore) => Promise<T>): Promise<T> {
     try {
-      return await work();
+      return await work(await this.store());
     } catch (err) {
       this.onError(err);
-      this.forgetScripts();
+      this.current = undefined;
       throw err;
     }
   }
 
   increment(key: string): Promise<IncrementResponse> {
-    return this.guard(() => this.inner.increment(key));
+    return this.guard((store) => store.increment(key));
   }
 
   get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    return this.guard(() => this.inner.get(key));
+    return this.guard((store) => store.get(key));
   }
 
   decrement(key: string): Promise<void> {
-    return this.guard(() => this.inner.decrement(key));
+    return this.guard((store) => store.decrement(key));
   }
 
   resetKey(key: string): Promise<void> {
-    return this.guard(() => this.inner.resetKey(key));
+    return this.guard((store) => store.resetKey(key));
   }
 }
 
