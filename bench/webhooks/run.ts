@@ -1,6 +1,7 @@
 // bench/webhooks: signed webhook ingest, single events and 100-event batches, against webhook-gateway directly and
 // through api-gateway, beside — in the same run, interleaved — a naive reference on the same stack (per request:
-// parse → INSERT → publish → await confirm → 202) and a bare Express endpoint. autocannon runs in its own process.
+// parse → INSERT → publish → await confirm → 202), a lean reference with none of the stack (lean-server.ts: Express,
+// pg.Pool, amqplib, no checks) and a bare Express endpoint. autocannon runs in its own process.
 //
 //   node -r ./libs/testing/src/register-ts.cjs bench/webhooks/run.ts
 //
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     stopping.push(() => naive.stop());
     const bare = await startBenchScript(path.join(__dirname, 'bare-server.ts'), env);
     stopping.push(() => bare.stop());
+    const lean = await startBenchScript(path.join(__dirname, 'lean-server.ts'), env);
+    stopping.push(() => lean.stop());
 
     // Nothing consumes in this bench: empty the run's queues after each scenario so RabbitMQ (shared) stays small.
     const names = topologyNames({ prefix: env['RABBITMQ_NAME_PREFIX'] ?? '', maxRetries: 0, backoffBase: 1 });
@@ -70,11 +73,13 @@ async function main(): Promise<void> {
     await report.measure([
       { name: 'bare single', run: load(bare.url, 0), note: 'express.json + 202' },
       { name: 'naive single', run: load(naive.url, 0), note: 'per request: INSERT, publish, await confirm' },
+      { name: 'lean single', run: load(lean.url, 0), note: 'express.json, INSERT … ON CONFLICT through pg.Pool, publish, waitForConfirms' },
       { name: 'gateway single', run: load(webhooks.url, 0), note: 'webhook-gateway direct' },
       { name: 'gateway single via api-gateway', run: load(gateway.url, 0), note: 'through api-gateway' },
       { name: 'gateway single, source endpoint', run: load(webhooks.url, 0, 'source'), note: 'webhook-gateway direct, /webhooks/user-service/<source>' },
       { name: 'bare batch', run: load(bare.url, BATCH), note: `${BATCH} events per request` },
       { name: 'naive batch', run: load(naive.url, BATCH), note: `${BATCH} events: one INSERT, publish all, await confirms` },
+      { name: 'lean batch', run: load(lean.url, BATCH), note: `${BATCH} events: one INSERT … ON CONFLICT, publish all, waitForConfirms` },
       { name: 'gateway batch', run: load(webhooks.url, BATCH), note: 'webhook-gateway direct' },
       { name: 'gateway batch via api-gateway', run: load(gateway.url, BATCH), note: 'through api-gateway' },
       { name: 'gateway batch, source endpoint', run: load(webhooks.url, BATCH, 'source'), note: 'webhook-gateway direct, /webhooks/user-service/<source>' },
@@ -88,9 +93,11 @@ async function main(): Promise<void> {
     report.ratio('batch: gateway via api-gateway vs naive', 'gateway batch via api-gateway', 'naive batch');
     report.ratio('batch p99: gateway vs naive', 'gateway batch', 'naive batch', undefined, 'p99');
     report.ratio('single: gateway vs bare', 'gateway single', 'bare single', 0.5);
+    report.ratio('single: gateway vs lean', 'gateway single', 'lean single');
+    report.ratio('batch: gateway vs lean', 'gateway batch', 'lean batch');
     report.ratio('single: source endpoint vs platform endpoint', 'gateway single, source endpoint', 'gateway single', 0.95);
     report.ratio('batch: source endpoint vs platform endpoint', 'gateway batch, source endpoint', 'gateway batch', 0.95);
-    report.setMemory({ 'webhook-gateway': webhooks.pid, 'api-gateway': gateway.pid, 'naive-server': naive.pid });
+    report.setMemory({ 'webhook-gateway': webhooks.pid, 'api-gateway': gateway.pid, 'naive-server': naive.pid, 'lean-server': lean.pid });
     const written = report.write();
     process.stdout.write(`${report.markdown()}\nwritten: ${written.markdown}\n`);
   } finally {
