@@ -1,6 +1,5 @@
 import { Client } from 'pg';
-import { userListStatement, type UserListQuery } from '../../apps/identity-service/src/routes/users';
-import { statusStatements } from '../../apps/webhook-gateway/src/integrations/status';
+import { integrationStatusStatements, userListStatement, type UserListQuery } from '@saas/db';
 import { percentile } from '../lib';
 
 /**
@@ -93,7 +92,7 @@ export function queryCases(label: string, orgId: string | null): QueryCase[] {
     orgId
       ? { name: `sync: users by e-mail ${label}`, endpoint: 'integration-worker', orgId, sql: 'SELECT id FROM users WHERE org_id = $1 AND email_lower = ANY($2::text[])', params: [orgId, LOOKUP_EMAILS] }
       : { name: `login: user by e-mail ${label}`, endpoint: 'POST /auth/login', orgId, sql: 'SELECT id, org_id, password_hash, status FROM users WHERE email_lower = $1', params: [LOOKUP_EMAILS[0]] },
-    ...Object.entries(statusStatements(orgId, new Date(Date.now() - 900_000))).map(([statement, { sql, bind }]) => ({
+    ...Object.entries(integrationStatusStatements(orgId, new Date(Date.now() - 900_000))).map(([statement, { sql, bind }]) => ({
       name: `integrations/status (${statement}) ${label}`,
       endpoint: 'GET /integrations/status',
       orgId,

@@ -6,7 +6,8 @@ import { QueryTypes } from 'sequelize';
 import { checkWebhookEvent, WEBHOOK_ENDPOINTS, type IntegrationService, type WebhookEndpoint } from '@saas/contracts';
 import { configSchemas, loadConfig, type WebhookGatewayConfig } from '@saas/config';
 import { ApiRouter, createHttpApp, startServer, ValidationError } from '@saas/http';
-import { publishIntegrationEvent, type PublishableEvent } from '@saas/messaging';
+import type { OutboxEventRow } from '@saas/db';
+import { publishIntegrationEvent } from '@saas/messaging';
 import { createRuntime } from '@saas/runtime';
 import { OrganizationResolver } from '../../apps/webhook-gateway/src/webhooks/organizations';
 import { parseVerifiedJson, readRawJsonBody } from '../../apps/webhook-gateway/src/webhooks/body';
@@ -47,7 +48,7 @@ for (const [endpoint, service] of Object.entries(WEBHOOK_ENDPOINTS) as [WebhookE
       });
       if (!rows.length) throw new ValidationError([{ path: '', message: 'no valid event' }]);
       const stored = await runtime.db.asSystem('bench: naive insert', (transaction) =>
-        runtime.db.sequelize.query<PublishableEvent>(
+        runtime.db.sequelize.query<OutboxEventRow>(
           `INSERT INTO webhook_events (org_id, service, event_id, event_type, event_timestamp, payload, request_id, status)
            SELECT t.org_id, t.service, t.event_id, t.event_type, t.ts, t.payload::jsonb, t.request_id, 'queued'
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])

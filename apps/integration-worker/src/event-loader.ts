@@ -1,5 +1,4 @@
-import type { Database } from '@saas/db';
-import { loadEvents, type EventRow } from './event-store';
+import { loadEventsForOrg, type Database, type EventRow } from '@saas/db';
 
 interface Waiter {
   resolve: (event: EventRow | null) => void;
@@ -37,7 +36,7 @@ export class EventLoader {
       const batch = [...lane.entries()].slice(0, this.maxBatch);
       for (const [id] of batch) lane.delete(id);
       try {
-        const byId = await loadEvents(this.db, orgId, batch.map(([id]) => id));
+        const byId = await loadEventsForOrg(this.db, orgId, batch.map(([id]) => id));
         for (const [id, waiters] of batch) for (const w of waiters) w.resolve(byId.get(id) ?? null);
       } catch (error) {
         for (const [, waiters] of batch) for (const w of waiters) w.reject(error);

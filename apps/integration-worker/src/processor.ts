@@ -2,7 +2,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { appendAuditEntries, type AuditEntryInput } from '@saas/audit';
-import { isUuid, type AttemptRecord, type Database, type Transaction, type WebhookEventStatus } from '@saas/db';
+import { eventsUpdate, isUuid, lockEventsForUpdate, type AttemptRecord, type Database, type EventChange, type EventRow, type Transaction, type WebhookEventStatus } from '@saas/db';
 import {
   decideFailure,
   HEADERS,
@@ -18,7 +18,6 @@ import {
 import { ShuttingDownError, type ServiceBreakers } from './breakers';
 import { errorMessage, isPermanent } from './errors';
 import type { EventLoader } from './event-loader';
-import { eventsUpdate, lockEvents, type EventChange, type EventRow } from './event-store';
 import { GroupCommitter } from './group-commit';
 import type { WorkerMetrics } from './metrics';
 import { SYNCERS, type SyncResult } from './sync';
@@ -176,7 +175,7 @@ export class EventProcessor {
    * then one statement stores every status and one appends every audit entry.
    */
   private async apply(tx: Transaction, deliveries: Delivery[]): Promise<ApplyResult[]> {
-    const events = await lockEvents(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))]);
+    const events = await lockEventsForUpdate(tx, [...new Set(deliveries.map((d) => d.body.webhook_event_id))]);
     const results: ApplyResult[] = deliveries.map(() => 'already_finished');
     const toSync = new Map<IntegrationService, { index: number; event: EventRow; requestId: string | null }[]>();
     deliveries.forEach((delivery, index) => {
@@ -250,7 +249,7 @@ export class EventProcessor {
     const { body } = delivery;
     try {
       await this.deps.db.forOrg(body.org_id, async (tx) => {
-        const event = (await lockEvents(tx, [body.webhook_event_id])).get(body.webhook_event_id);
+        const event = (await lockEventsForUpdate(tx, [body.webhook_event_id])).get(body.webhook_event_id);
         if (!event || FINISHED.includes(event.status)) return;
         const change = { ...attemptChange(event, status, new Date(), { error: reason, ...(delayMs ? { delay_ms: delayMs } : {}) }), last_error: reason };
         const deadLettered: AuditEntryInput[] =

@@ -2,14 +2,15 @@ import { configSchemas, type WebhookGatewayConfig } from '@saas/config';
 import { startServer } from '@saas/http';
 import { createRuntime, listenOptions, runService } from '@saas/runtime';
 import { buildWebhookApp } from './app';
-import { webhookComponents } from './webhooks/components';
+import { createWebhookComponents } from './webhooks/components';
 
 runService<WebhookGatewayConfig>('webhook-gateway', configSchemas['webhook-gateway'], async (config) => {
   const runtime = createRuntime({ service: 'webhook-gateway', config });
-  const { pipeline, relay } = webhookComponents(runtime);
+  const components = createWebhookComponents(runtime);
+  const { pipeline, relay } = components;
   // A failed channel setup is retried on the next connection; without a listener it would crash the process.
   runtime.broker.channel.on('error', (err) => runtime.logger.error({ err }, 'rabbitmq channel error'));
-  const { port, metricsPort } = await startServer(buildWebhookApp(runtime), config.WEBHOOK_GATEWAY_PORT, {
+  const { port, metricsPort } = await startServer(buildWebhookApp(runtime, components), config.WEBHOOK_GATEWAY_PORT, {
     ...listenOptions('webhook-gateway', config, runtime.metrics.registry),
     logger: runtime.logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

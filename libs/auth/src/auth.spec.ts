@@ -15,7 +15,6 @@ import {
   loadVerifyKey,
   loadVerifyKeys,
   publicJwks,
-  withOrgScope,
   type AccessToken,
 } from './index';
 
@@ -290,12 +289,12 @@ describe('createAuthenticator', () => {
   });
 });
 
-describe('withOrgScope', () => {
+describe('Database.withOrgScope', () => {
   it("when the scope is one organization, then only that organization's users are visible; null sees all", async () => {
     const [{ user: a }, { user: b }] = [await seed(), await seed()];
-    const scoped = await withOrgScope(db, a.org_id, 'test', (transaction) => User.findAll({ where: { id: [a.id, b.id] }, transaction }));
+    const scoped = await db.withOrgScope(a.org_id, 'test', (transaction) => User.findAll({ where: { id: [a.id, b.id] }, transaction }));
     expect(scoped.map((u) => u.id)).toEqual([a.id]);
-    const all = await withOrgScope(db, null, 'test', (transaction) => User.findAll({ where: { id: [a.id, b.id] }, transaction }));
+    const all = await db.withOrgScope(null, 'test', (transaction) => User.findAll({ where: { id: [a.id, b.id] }, transaction }));
     expect(all).toHaveLength(2);
   });
 });

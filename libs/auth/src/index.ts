@@ -3,5 +3,4 @@ export * from './keys';
 export * from './signer';
 export * from './token-state';
 export * from './authenticator';
-export * from './scope';
 export * from './secret-box';

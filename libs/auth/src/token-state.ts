@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { sql, type Database, type OrgStatus, type Role, type UserStatus } from '@saas/db';
+import { readUserTokenState, type Database, type OrgStatus, type Role, type UserStatus } from '@saas/db';
 
 /** What a token is checked against on every request: the user's and the organization's current state. */
 export interface UserTokenState {
@@ -40,23 +40,6 @@ export function invalidateOrgTokenState(redis: Redis, prefix: string, orgId: str
   return bumpGeneration(redis, orgKey(prefix, orgId));
 }
 
-interface StateRow {
-  status: UserStatus;
-  token_version: number;
-  role: Role;
-  org_id: string | null;
-  org_status: OrgStatus | null;
-}
-
-async function readFromDatabase(db: Database, userId: string, orgClaim: string | null): Promise<StateRow | undefined> {
-  const statement = sql`SELECT u.status, u.token_version, u.role, u.org_id, o.status AS org_status
-                          FROM users u LEFT JOIN organizations o ON o.id = u.org_id
-                         WHERE u.id = ${userId}`;
-  // A member's state is read inside their own organization's scope; only a superadmin (no organization) needs the system scope.
-  const [row] = orgClaim ? await db.readForOrg<StateRow>(orgClaim, statement) : await db.readAsSystem<StateRow>('token check of a superadmin', statement);
-  return row;
-}
-
 export interface TokenStateStore {
   /** The user's current state and, for a member, their organization's status; undefined when the user does not exist. */
   load(userId: string, orgClaim: string | null): Promise<{ user: UserTokenState; orgStatus: OrgStatus | null } | undefined>;
@@ -81,7 +64,7 @@ export function createTokenStateStore(deps: { db: Database; redis: Redis; prefix
       if (cached?.[0] && (!oKey || cached[2])) {
         return { user: JSON.parse(cached[0]) as UserTokenState, orgStatus: oKey ? (cached[2] as OrgStatus) : null };
       }
-      const row = await readFromDatabase(db, userId, orgClaim);
+      const row = await readUserTokenState(db, userId, orgClaim);
       if (!row) return undefined;
       const user: UserTokenState = { status: row.status, ver: row.token_version, role: row.role, org: row.org_id };
       if (cached) {

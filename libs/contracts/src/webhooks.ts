@@ -7,9 +7,13 @@ import type { ObjectSchema, Schema, ValidationErrorItem } from 'joi';
  * The gateway validates with these schemas; the integration worker reads the same types from the stored payload.
  */
 
+/** The external services; `@saas/messaging` (queues) and `@saas/db` (the `service` columns) use these. */
 export const INTEGRATION_SERVICES = ['user_service', 'payment_service', 'communication_service'] as const;
-/** Same values as `@saas/messaging`'s `IntegrationService` and `@saas/db`'s `ServiceName`. */
 export type IntegrationService = (typeof INTEGRATION_SERVICES)[number];
+
+/** A stored webhook event's life: docs/MESSAGING.md. `queued` is derived (the event left the outbox), never stored. */
+export const WEBHOOK_EVENT_STATUSES = ['received', 'queued', 'processed', 'retrying', 'failed', 'skipped'] as const;
+export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 
 /** Public endpoint path segment (`POST /webhooks/<endpoint>`) ↔ service. */
 export const WEBHOOK_ENDPOINTS = {

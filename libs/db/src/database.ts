@@ -108,6 +108,14 @@ export class Database {
   }
 
   /**
+   * Runs `work` in the transaction an organization scope calls for: one organization's rows (`forOrg`), or, for a
+   * superadmin's all-organizations scope (`null`, from resolveOrgScope), a system transaction that says why.
+   */
+  withOrgScope<T>(orgScope: string | null, reason: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return orgScope === null ? this.asSystem(reason, work) : this.forOrg(orgScope, work);
+  }
+
+  /**
    * Runs `work` in the started transaction `tx`, then what it left to run (runBeforeNextStatement: the audit entries
    * of its last append, say), then COMMIT; on any error ROLLBACK, dropping what was left.
    */

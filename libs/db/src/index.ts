@@ -8,3 +8,4 @@ export { migrations, TENANT_TABLES } from './migrations';
 export { isUniqueViolation, isUuid, uniqueConstraintName } from './errors';
 export * from './pagination';
 export { execute, runBeforeNextStatement, selectEach, selectRows } from './raw-sql';
+export * from './access';

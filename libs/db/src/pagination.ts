@@ -100,3 +100,9 @@ export const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c
  * column exactly where it matches one of the fields; a q with it could match across two, so it is searched field by field.
  */
 export const SEARCH_FIELD_SEPARATOR = String.fromCharCode(31);
+
+/** The list filters that are set, as equality conditions by column (`fields` are column names). */
+export function equalities(filter: object, fields: string[]): WhereOptions {
+  const values = filter as Record<string, unknown>;
+  return Object.fromEntries(fields.filter((f) => values[f] !== undefined).map((f) => [f, values[f]]));
+}

@@ -1,5 +1,5 @@
 import bcrypt from 'bcrypt';
-import { User, type Database } from '@saas/db';
+import { findUserByEmail, insertUser, type Database } from '@saas/db';
 import { audit } from './actor';
 
 export interface SuperadminSeed {
@@ -17,15 +17,20 @@ export async function ensureSuperadmin(db: Database, seed: SuperadminSeed): Prom
   const email = seed.email.toLowerCase();
   const passwordHash = await bcrypt.hash(seed.password, seed.bcryptCost);
   return db.asSystem('bootstrap superadmin', async (transaction) => {
-    const existing = await User.findOne({ where: User.withEmail(email), transaction });
+    const existing = await findUserByEmail(transaction, email);
     if (existing) {
       if (existing.role !== 'superadmin') throw new Error(`SUPERADMIN_EMAIL ${email} belongs to a user of an organization, not to a superadmin`);
       return 'exists';
     }
-    const user = await User.create(
-      { email, password_hash: passwordHash, role: 'superadmin', status: 'active', org_id: null, first_name: 'Platform', last_name: 'Superadmin' },
-      { transaction },
-    );
+    const user = await insertUser(transaction, {
+      email,
+      password_hash: passwordHash,
+      role: 'superadmin',
+      status: 'active',
+      org_id: null,
+      first_name: 'Platform',
+      last_name: 'Superadmin',
+    });
     await audit(transaction, { actorType: 'system', actorId: null }, {
       orgId: null,
       action: 'user.created',

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { execute, isUniqueViolation, selectRows, uniqueConstraintName, type Transaction, type User } from '@saas/db';
+import {
+  insertDirectoryUsers,
+  isUniqueViolation,
+  lockDirectoryUsers,
+  readDirectoryLinkPolicy,
+  uniqueConstraintName,
+  updateDirectoryUsers,
+  type DirectoryUserRow,
+  type Transaction,
+} from '@saas/db';
 
 /**
  * Users synced from an external directory (docs/TENANCY.md "Directory sync"): upserted by (org_id, external_id),
@@ -68,15 +77,8 @@ class ExternalUserBatchUncheckableError extends Error {
   }
 }
 
-type UserRow = Pick<
-  User,
-  'id' | 'email' | 'first_name' | 'last_name' | 'department' | 'title' | 'status' | 'external_id' | 'external_updated_at' | 'token_version' | 'role'
->;
+type UserRow = DirectoryUserRow;
 
-/** The columns a sync writes (the role is read, never written: the directory creates plain users). */
-const COLUMNS = 'id, org_id, email, first_name, last_name, department, title, status, external_id, external_updated_at, token_version';
-const RECORD_TYPES =
-  'id uuid, org_id uuid, email text, first_name text, last_name text, department text, title text, status text, external_id text, external_updated_at timestamptz, token_version int';
 const PROFILE_FIELDS = ['first_name', 'last_name', 'department', 'title'] as const;
 
 /** The organization's users the changes can touch, in memory, with the indexes the changes look them up by. */
@@ -165,9 +167,8 @@ export async function syncExternalUsers(tx: Transaction, changes: ExternalUserCh
   const rows = [...users.changed].filter((row) => users.stored.has(row));
   const emails = [...users.created, ...rows].map((row) => row.email).join(', ');
   // Updates first: a new user may take an email a stored one left.
-  const records = (list: UserRow[]) => JSON.stringify(list.map((row) => ({ ...row, org_id: orgId })));
-  if (rows.length) await guardUniques(() => execute(tx, UPDATE, [records(rows), rows.map((row) => row.id)]), emails);
-  if (users.created.size) await guardUniques(() => execute(tx, INSERT, [records([...users.created])]), emails);
+  if (rows.length) await guardUniques(() => updateDirectoryUsers(tx, orgId, rows), emails);
+  if (users.created.size) await guardUniques(() => insertDirectoryUsers(tx, orgId, [...users.created]), emails);
   return results;
 }
 
@@ -252,13 +253,7 @@ function emailOwned(email: string, holder = 'an account the directory does not m
 async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserChange[], activeAdmins: boolean): Promise<UserRow[]> {
   const externalIds = [...new Set(changes.map((change) => change.externalId))];
   const emails = [...new Set(changes.flatMap((change) => (change.profile.email ? [change.profile.email.toLowerCase()] : [])))];
-  return selectRows<UserRow>(
-    tx,
-    `SELECT ${COLUMNS}, role FROM users
-      WHERE org_id = $1 AND (external_id = ANY($2::text[]) OR email_lower = ANY($3::text[])${activeAdmins ? " OR (role = 'admin' AND status = 'active')" : ''})
-      ORDER BY id FOR UPDATE`,
-    [orgId, externalIds, emails],
-  );
+  return lockDirectoryUsers(tx, orgId, externalIds, emails, activeAdmins);
 }
 
 /**
@@ -266,27 +261,9 @@ async function lockUsers(tx: Transaction, orgId: string, changes: ExternalUserCh
  * locked as the API's last-admin rule locks it (assertAnotherActiveAdmin), so the two serialize there; after the users,
  * as the API locks it after the user it changes: the other order could deadlock with the API.
  */
-async function readOrganization(tx: Transaction, orgId: string, lock: boolean): Promise<boolean> {
-  const [org] = await selectRows<{ directory_links_existing_users: boolean }>(
-    tx,
-    `SELECT directory_links_existing_users FROM organizations WHERE id = $1${lock ? ' FOR NO KEY UPDATE' : ''}`,
-    [orgId],
-  );
-  return org?.directory_links_existing_users === true;
+function readOrganization(tx: Transaction, orgId: string, lock: boolean): Promise<boolean> {
+  return readDirectoryLinkPolicy(tx, orgId, lock);
 }
-
-// The ids again as an array: the planner estimates 100 rows for any jsonb_to_recordset, and against that chose to
-// hash-join a sequential scan of users (every row of the table) up to ~15k rows; `id = ANY` makes it the primary key's
-// index whatever the table's size or statistics.
-const UPDATE = `UPDATE users AS u
-    SET email = r.email, first_name = r.first_name, last_name = r.last_name, department = r.department, title = r.title,
-        status = r.status, external_id = r.external_id, external_updated_at = r.external_updated_at,
-        token_version = r.token_version, updated_at = now()
-   FROM jsonb_to_recordset($1::jsonb) AS r(${RECORD_TYPES})
-  WHERE u.id = r.id AND u.org_id = r.org_id AND u.id = ANY($2::uuid[])`;
-
-const INSERT = `INSERT INTO users (${COLUMNS}, password_hash, role, created_at, updated_at)
-  SELECT ${COLUMNS}, NULL, 'user', now(), now() FROM jsonb_to_recordset($1::jsonb) AS r(${RECORD_TYPES})`;
 
 /** Translates the unique indexes a sync can hit: an email taken outside the organization is permanent; a concurrent create is not. */
 async function guardUniques<T>(work: () => Promise<T>, emails: string): Promise<T> {

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Op } from 'sequelize';
-import { Invite, User, type Transaction } from '@saas/db';
+import { consumeUsableInvites, findUsableInvite, findUser, insertInvite, lockUser, revokeUnusedInvites, type Transaction, type User } from '@saas/db';
 import { BadRequestError } from '@saas/http';
 
 export interface IssuedInvite {
@@ -13,7 +12,7 @@ export const hashInviteToken = (token: string) => createHash('sha256').update(to
 
 /** Revokes the user's unused invites (marks them used) so only the newest can activate the account. */
 export async function revokeInvites(tx: Transaction, userId: string): Promise<void> {
-  await Invite.update({ used_at: new Date() }, { where: { user_id: userId, used_at: null }, transaction: tx });
+  await revokeUnusedInvites(tx, userId);
 }
 
 /** Issues a single-use, expiring invite for a pending user; the token is returned once and never stored. */
@@ -21,21 +20,15 @@ export async function issueInvite(tx: Transaction, user: User, ttlHours: number,
   await revokeInvites(tx, user.id);
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + ttlHours * 3600_000);
-  await Invite.create(
-    { org_id: user.org_id, user_id: user.id, token_hash: hashInviteToken(token), expires_at: expiresAt, created_by: createdBy },
-    { transaction: tx },
-  );
+  await insertInvite(tx, { org_id: user.org_id, user_id: user.id, token_hash: hashInviteToken(token), expires_at: expiresAt, created_by: createdBy });
   return { invite_token: token, expires_at: expiresAt.toISOString() };
 }
 
 const invalidInvite = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
 
-/** The invite of a token that can still activate its user: not used, not expired. */
-const usableInvite = (token: string) => ({ token_hash: hashInviteToken(token), used_at: null, expires_at: { [Op.gt]: new Date() } });
-
 /** The invited user if still pending; otherwise the same 400 as for an unusable token. */
 async function pendingInvitee(tx: Transaction, userId: string | undefined, lock: boolean): Promise<User> {
-  const user = userId ? await User.findByPk(userId, { transaction: tx, lock: lock && tx.LOCK.NO_KEY_UPDATE }) : null;
+  const user = userId ? await (lock ? lockUser(tx, userId) : findUser(tx, userId)) : null;
   if (!user || user.status !== 'pending') throw invalidInvite();
   return user;
 }
@@ -46,7 +39,7 @@ async function pendingInvitee(tx: Transaction, userId: string | undefined, lock:
  * `consumeInvite` stays the authority.
  */
 export async function assertInviteUsable(tx: Transaction, token: string): Promise<void> {
-  const invite = await Invite.findOne({ attributes: ['user_id'], where: usableInvite(token), transaction: tx });
+  const invite = await findUsableInvite(tx, hashInviteToken(token));
   await pendingInvitee(tx, invite?.user_id, false);
 }
 
@@ -56,6 +49,6 @@ export async function assertInviteUsable(tx: Transaction, token: string): Promis
  * the token is all the caller has.
  */
 export async function consumeInvite(tx: Transaction, token: string): Promise<User> {
-  const [count, rows] = await Invite.update({ used_at: new Date() }, { where: usableInvite(token), returning: true, transaction: tx });
+  const [count, rows] = await consumeUsableInvites(tx, hashInviteToken(token));
   return pendingInvitee(tx, count === 1 ? rows[0]?.user_id : undefined, true);
 }

@@ -1,4 +1,14 @@
-import { Organization, User, type OrgStatus, type Transaction } from '@saas/db';
+import {
+  insertOrganization,
+  insertUser,
+  markOrganizationDeleted,
+  saveOrganizationChanges,
+  type Organization,
+  type OrganizationChangeValues,
+  type OrgStatus,
+  type Transaction,
+  type User,
+} from '@saas/db';
 import { ConflictError } from '@saas/http';
 import { audit, type Actor } from './actor';
 import { refuseDuplicates } from './conflicts';
@@ -22,18 +32,15 @@ export async function createOrganization(
   actor: Actor,
   inviteTtlHours: number,
 ): Promise<{ org: Organization; admin: User; invite?: IssuedInvite }> {
-  const org = await refuseDuplicates(() => Organization.create({ name: input.name, slug: input.slug, status: 'active' }, { transaction: tx }));
+  const org = await refuseDuplicates(() => insertOrganization(tx, { name: input.name, slug: input.slug, status: 'active' }));
   const admin = await refuseDuplicates(() =>
-    User.create(
-      {
-        org_id: org.id,
-        email: input.adminEmail.toLowerCase(),
-        password_hash: input.adminPasswordHash,
-        role: 'admin',
-        status: input.adminPasswordHash ? 'active' : 'pending',
-      },
-      { transaction: tx },
-    ),
+    insertUser(tx, {
+      org_id: org.id,
+      email: input.adminEmail.toLowerCase(),
+      password_hash: input.adminPasswordHash,
+      role: 'admin',
+      status: input.adminPasswordHash ? 'active' : 'pending',
+    }),
   );
   const invite = input.adminPasswordHash ? undefined : await issueInvite(tx, admin, inviteTtlHours, actor.actorId);
   await audit(tx, actor, { orgId: org.id, action: 'org.created', targetType: 'organization', targetId: org.id, metadata: { name: org.name, slug: org.slug } });
@@ -67,7 +74,8 @@ export async function updateOrganization(tx: Transaction, org: Organization, cha
   const links = changes.directory_links_existing_users;
   if (links !== undefined && links !== org.directory_links_existing_users) changed['directory_links_existing_users'] = { from: org.directory_links_existing_users, to: links };
   if (!Object.keys(changed).length) return { org, statusChanged: false };
-  await refuseDuplicates(() => org.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx }));
+  const values = Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])) as OrganizationChangeValues;
+  await refuseDuplicates(() => saveOrganizationChanges(tx, org, values));
   const action = changes.status === 'suspended' && changed['status'] ? 'org.suspended' : 'org.updated';
   await audit(tx, actor, { orgId: org.id, action, targetType: 'organization', targetId: org.id, metadata: { changes: changed } });
   return { org, statusChanged: Boolean(changed['status']) };
@@ -77,7 +85,7 @@ export async function updateOrganization(tx: Transaction, org: Organization, cha
 export async function deleteOrganization(tx: Transaction, org: Organization, actor: Actor): Promise<{ statusChanged: boolean }> {
   if (org.status === 'deleted') return { statusChanged: false };
   const previous = org.status;
-  await org.update({ status: 'deleted' }, { transaction: tx });
+  await markOrganizationDeleted(tx, org);
   await audit(tx, actor, { orgId: org.id, action: 'org.deleted', targetType: 'organization', targetId: org.id, metadata: { previous_status: previous } });
   return { statusChanged: true };
 }

@@ -1,6 +1,21 @@
-import { Op } from 'sequelize';
 import type { SecretBox } from '@saas/auth';
-import { isUniqueViolation, SsoConnection, User, type Organization, type Transaction } from '@saas/db';
+import {
+  bindUserToSsoSubject,
+  clearSsoBindings,
+  deleteSsoConnection,
+  findSsoEnforcement,
+  insertSsoConnection,
+  insertUser,
+  isUniqueViolation,
+  lockOrganizationUserByEmail,
+  lockSsoConnection,
+  lockUserBySsoSubject,
+  updateSsoConnection,
+  type Organization,
+  type SsoConnection,
+  type Transaction,
+  type User,
+} from '@saas/db';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '@saas/http';
 import { audit, type Actor } from './actor';
 
@@ -36,26 +51,20 @@ export function toSsoConnectionResource(connection: SsoConnection) {
   };
 }
 
-/** Forgets which IdP identities the organization's users signed in as (their `sub` means nothing to another issuer). */
-async function clearSsoBindings(tx: Transaction, orgId: string): Promise<number> {
-  const [count] = await User.update({ sso_subject: null }, { where: { org_id: orgId, sso_subject: { [Op.ne]: null } }, transaction: tx });
-  return count;
-}
-
 /**
  * Creates or replaces the organization's connection (the caller has locked the organization row and checked the
  * issuer). The client secret is sealed to the organization id. Audited `org.sso.configured`, without the secret.
  */
 export async function saveSsoConnection(tx: Transaction, org: Organization, settings: SsoConnectionSettings, box: SecretBox, actor: Actor): Promise<SsoConnection> {
   if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
-  const existing = await SsoConnection.findByPk(org.id, { transaction: tx, lock: tx.LOCK.UPDATE });
+  const existing = await lockSsoConnection(tx, org.id);
   const { client_secret: secret, ...fields } = settings;
   if (!existing && secret === undefined) {
     throw new ValidationError([{ path: 'client_secret', message: 'client_secret is required to create a connection' }]);
   }
   const values = { ...fields, ...(secret === undefined ? {} : { client_secret_ciphertext: box.seal(secret, org.id) }) };
   const bindingsCleared = existing && existing.issuer !== fields.issuer ? await clearSsoBindings(tx, org.id) : 0;
-  const connection = existing ? await existing.update(values, { transaction: tx }) : await SsoConnection.create({ org_id: org.id, ...values }, { transaction: tx });
+  const connection = existing ? await updateSsoConnection(tx, existing, values) : await insertSsoConnection(tx, org.id, values);
   await audit(tx, actor, {
     orgId: org.id,
     action: 'org.sso.configured',
@@ -68,7 +77,7 @@ export async function saveSsoConnection(tx: Transaction, org: Organization, sett
 
 /** Removes the organization's connection and its users' bindings; audited `org.sso.removed`. 404 when there is none. */
 export async function removeSsoConnection(tx: Transaction, orgId: string, actor: Actor): Promise<void> {
-  const removed = await SsoConnection.destroy({ where: { org_id: orgId }, transaction: tx });
+  const removed = await deleteSsoConnection(tx, orgId);
   if (!removed) throw new NotFoundError('sso_not_configured', 'The organization has no single sign-on connection');
   const bindingsCleared = await clearSsoBindings(tx, orgId);
   await audit(tx, actor, { orgId, action: 'org.sso.removed', targetType: 'organization', targetId: orgId, metadata: { bindings_cleared: bindingsCleared } });
@@ -77,8 +86,7 @@ export async function removeSsoConnection(tx: Transaction, orgId: string, actor:
 /** Whether `user` must sign in through their organization's SSO: password logins and invite activations are refused. */
 export async function ssoRequiredFor(tx: Transaction, user: Pick<User, 'org_id' | 'role'>): Promise<boolean> {
   if (!user.org_id || user.role === 'superadmin') return false;
-  const connection = await SsoConnection.findByPk(user.org_id, { attributes: ['enforce_sso'], transaction: tx });
-  return connection?.enforce_sso === true;
+  return findSsoEnforcement(tx, user.org_id);
 }
 
 export type SsoRefusalReason =
@@ -127,9 +135,8 @@ export async function signInWithSso(
   const email = typeof identity.email === 'string' ? identity.email.toLowerCase() : '';
   if (!email.includes('@') || !connection.allowed_domains.includes(domainOf(email))) throw new SsoLoginRefusedError('email_domain_not_allowed');
 
-  const lock = tx.LOCK.NO_KEY_UPDATE;
-  const bound = await User.findOne({ where: { org_id: org.id, sso_subject: identity.sub }, transaction: tx, lock });
-  const byEmail = bound ? null : await User.findOne({ where: { [Op.and]: [User.withEmail(email), { org_id: org.id }] }, transaction: tx, lock });
+  const bound = await lockUserBySsoSubject(tx, org.id, identity.sub);
+  const byEmail = bound ? null : await lockOrganizationUserByEmail(tx, org.id, email);
   if (byEmail?.sso_subject) throw new SsoLoginRefusedError('email_bound_to_another_identity');
   const existing = bound ?? byEmail;
   const asUser = (user: User): Actor => ({ ...request, actorType: 'user', actorId: user.id });
@@ -140,7 +147,7 @@ export async function signInWithSso(
     user = existing;
     if (!bound) {
       const activating = user.status === 'pending';
-      await user.update({ sso_subject: identity.sub, status: 'active' }, { transaction: tx });
+      await bindUserToSsoSubject(tx, user, identity.sub);
       if (activating) await audit(tx, asUser(user), { orgId: org.id, action: 'user.activated', targetType: 'user', targetId: user.id, metadata: { method: 'sso' } });
     }
   } else {
@@ -161,18 +168,15 @@ export async function signInWithSso(
 /** A new active user for the identity; its email held by an account elsewhere (another organization, a superadmin) refuses. */
 async function provision(tx: Transaction, org: Organization, identity: VerifiedIdentity, email: string): Promise<User> {
   try {
-    return await User.create(
-      {
-        org_id: org.id,
-        email,
-        role: 'user',
-        status: 'active',
-        sso_subject: identity.sub,
-        first_name: optionalText(identity.given_name),
-        last_name: optionalText(identity.family_name),
-      },
-      { transaction: tx },
-    );
+    return await insertUser(tx, {
+      org_id: org.id,
+      email,
+      role: 'user',
+      status: 'active',
+      sso_subject: identity.sub,
+      first_name: optionalText(identity.given_name),
+      last_name: optionalText(identity.family_name),
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new SsoLoginRefusedError('email_of_another_account');
     throw err;

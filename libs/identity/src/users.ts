@@ -1,10 +1,27 @@
-import { Op } from 'sequelize';
-import { Organization, sql, User, type Database, type Role, type Transaction, type UserStatus } from '@saas/db';
+import {
+  activateUserWithPassword,
+  countOtherActiveAdmins,
+  findOrganization,
+  insertUser,
+  lockOrganization,
+  markUserInactive,
+  readUserProfile,
+  reloadUser,
+  saveUserChanges,
+  setUserPassword,
+  type Database,
+  type Organization,
+  type Role,
+  type Transaction,
+  type User,
+  type UserChangeValues,
+  type UserStatus,
+} from '@saas/db';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '@saas/http';
 import { audit, type Actor } from './actor';
 import { refuseDuplicates } from './conflicts';
 import { issueInvite, revokeInvites, type IssuedInvite } from './invites';
-import { toUserResource, type UserRecord, type UserResource } from './resources';
+import { toUserResource, type UserResource } from './resources';
 import { revokeUserTokens } from './tokens';
 
 export interface ProfileFields {
@@ -23,11 +40,11 @@ export interface NewMember extends ProfileFields {
 }
 
 /**
- * Locks the organization row: changes that could leave it without an active admin serialize on it. NO KEY UPDATE,
- * so inserts that reference the organization (new members, audit entries) are not blocked.
+ * Locks the organization row: changes that could leave it without an active admin serialize on it (lockOrganization:
+ * NO KEY UPDATE, so inserts that reference the organization are not blocked).
  */
-async function lockOrganization(tx: Transaction, orgId: string): Promise<Organization> {
-  const org = await Organization.findByPk(orgId, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
+async function lockExistingOrganization(tx: Transaction, orgId: string): Promise<Organization> {
+  const org = await lockOrganization(tx, orgId);
   if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
   return org;
 }
@@ -35,8 +52,8 @@ async function lockOrganization(tx: Transaction, orgId: string): Promise<Organiz
 /** 409 when `user` is the last active admin of their organization and is about to stop being one. */
 async function assertAnotherActiveAdmin(tx: Transaction, user: User): Promise<void> {
   if (user.role !== 'admin' || user.status !== 'active' || !user.org_id) return;
-  await lockOrganization(tx, user.org_id);
-  const others = await User.count({ where: { org_id: user.org_id, role: 'admin', status: 'active', id: { [Op.ne]: user.id } }, transaction: tx });
+  await lockExistingOrganization(tx, user.org_id);
+  const others = await countOtherActiveAdmins(tx, user.org_id, user.id);
   if (others === 0) throw new ConflictError('last_active_admin', 'The last active admin of an organization cannot be demoted, suspended or deleted');
 }
 
@@ -46,33 +63,27 @@ async function assertAnotherActiveAdmin(tx: Transaction, user: User): Promise<vo
  * `userId` and `orgId` are the authenticated principal's, already validated as uuids.
  */
 export async function findOwnProfile(db: Database, userId: string, orgId: string | null): Promise<UserResource | undefined> {
-  const statement = sql`SELECT id, org_id, email, first_name, last_name, role, status, department, title, external_id, created_at, updated_at
-                          FROM users WHERE id = ${userId}`;
-  const [row] =
-    orgId === null ? await db.readAsSystem<UserRecord>('a superadmin reads their own profile', statement) : await db.readForOrg<UserRecord>(orgId, statement);
+  const row = await readUserProfile(db, userId, orgId);
   return row && row.org_id === orgId ? toUserResource(row) : undefined;
 }
 
 /** Creates a member of an organization (an active one with a password, else pending with an invite) and audits it. */
 export async function createMember(tx: Transaction, input: NewMember, actor: Actor, inviteTtlHours: number): Promise<{ user: User; invite?: IssuedInvite }> {
-  const org = await Organization.findByPk(input.orgId, { transaction: tx });
+  const org = await findOrganization(tx, input.orgId);
   if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
   if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
   const user = await refuseDuplicates(() =>
-    User.create(
-      {
-        org_id: org.id,
-        email: input.email.toLowerCase(),
-        password_hash: input.passwordHash,
-        role: input.role,
-        status: input.passwordHash ? 'active' : 'pending',
-        first_name: input.first_name ?? null,
-        last_name: input.last_name ?? null,
-        department: input.department ?? null,
-        title: input.title ?? null,
-      },
-      { transaction: tx },
-    ),
+    insertUser(tx, {
+      org_id: org.id,
+      email: input.email.toLowerCase(),
+      password_hash: input.passwordHash,
+      role: input.role,
+      status: input.passwordHash ? 'active' : 'pending',
+      first_name: input.first_name ?? null,
+      last_name: input.last_name ?? null,
+      department: input.department ?? null,
+      title: input.title ?? null,
+    }),
   );
   const invite = input.passwordHash ? undefined : await issueInvite(tx, user, inviteTtlHours, actor.actorId);
   await audit(tx, actor, {
@@ -101,6 +112,9 @@ function diff(user: User, changes: object): ChangeSet {
   return set;
 }
 
+/** The new values of a change set, as the row is written with them. */
+const valuesOf = (changed: ChangeSet) => Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])) as UserChangeValues;
+
 function assertEditable(user: User): void {
   if (user.role === 'superadmin') throw new ForbiddenError('superadmin_immutable', 'A superadmin cannot be changed here');
 }
@@ -118,10 +132,10 @@ export async function updateMember(tx: Transaction, user: User, changes: MemberC
   const losesAdmin = (changed['role'] && changes.role !== 'admin') || (changed['status'] && changes.status !== 'active');
   if (losesAdmin) await assertAnotherActiveAdmin(tx, user);
   const tokensRevoked = Boolean(changed['role'] || changed['status']);
-  await user.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx });
+  await saveUserChanges(tx, user, valuesOf(changed));
   if (tokensRevoked) {
     await revokeUserTokens(tx, user.id);
-    await user.reload({ transaction: tx });
+    await reloadUser(tx, user);
   }
   await audit(tx, actor, { orgId: user.org_id, action: 'user.updated', targetType: 'user', targetId: user.id, metadata: { changes: changed } });
   return { user, tokensRevoked };
@@ -133,7 +147,7 @@ export async function deactivateMember(tx: Transaction, user: User, actor: Actor
   if (user.status === 'inactive') return { tokensRevoked: false };
   await assertAnotherActiveAdmin(tx, user);
   const previous = user.status;
-  await user.update({ status: 'inactive' }, { transaction: tx });
+  await markUserInactive(tx, user);
   await revokeUserTokens(tx, user.id);
   await revokeInvites(tx, user.id);
   await audit(tx, actor, { orgId: user.org_id, action: 'user.deleted', targetType: 'user', targetId: user.id, metadata: { previous_status: previous } });
@@ -159,13 +173,13 @@ export async function updateOwnProfile(
   const { passwordHash, ...profile } = changes;
   const changed = diff(user, profile);
   if (Object.keys(changed).length) {
-    await user.update(Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])), { transaction: tx });
+    await saveUserChanges(tx, user, valuesOf(changed));
     await audit(tx, actor, { orgId: user.org_id, action: 'user.updated', targetType: 'user', targetId: user.id, metadata: { changes: changed } });
   }
   if (passwordHash) {
-    await user.update({ password_hash: passwordHash }, { transaction: tx });
+    await setUserPassword(tx, user, passwordHash);
     await revokeUserTokens(tx, user.id);
-    await user.reload({ transaction: tx });
+    await reloadUser(tx, user);
     await audit(tx, actor, { orgId: user.org_id, action: 'user.password_changed', targetType: 'user', targetId: user.id });
   }
   return { user, tokensRevoked: Boolean(passwordHash) };
@@ -173,10 +187,10 @@ export async function updateOwnProfile(
 
 /** Sets the password of the invite's pending user and activates them; audited as `user.activated` by the user. */
 export async function activateMember(tx: Transaction, user: User, passwordHash: string, actor: Omit<Actor, 'actorType' | 'actorId'>): Promise<User> {
-  const org = user.org_id ? await Organization.findByPk(user.org_id, { transaction: tx }) : null;
+  const org = user.org_id ? await findOrganization(tx, user.org_id) : null;
   // An invite into an organization that is not active opens nothing: the same answer as any unusable token.
   if (org && org.status !== 'active') throw new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
-  await user.update({ password_hash: passwordHash, status: 'active' }, { transaction: tx });
+  await activateUserWithPassword(tx, user, passwordHash);
   await audit(tx, { ...actor, actorType: 'user', actorId: user.id }, { orgId: user.org_id, action: 'user.activated', targetType: 'user', targetId: user.id });
   return user;
 }

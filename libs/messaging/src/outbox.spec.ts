@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
-import { Database, Organization } from '@saas/db';
-import { eventStatusSql, markPublished, OUTBOX_INSERT, PublishedMarker, returnToOutbox } from './outbox';
+import { Database, eventStatusSql, markEventsPublished, Organization, OUTBOX_INSERT, returnEventsToOutbox } from '@saas/db';
+import { PublishedMarker } from './outbox';
 
 const db = new Database({ url: process.env['DATABASE_URL']!, poolMax: 4 });
 afterAll(() => db.close());
@@ -49,8 +49,8 @@ describe('the outbox', () => {
   it('when events are marked published, then exactly those leave the outbox and show as queued, and a second mark changes nothing', async () => {
     const org = await createOrg();
     const [first, second, untouched] = await storedEvents(org.id, 3);
-    await markPublished(db, [first!, second!]);
-    await markPublished(db, [first!]);
+    await markEventsPublished(db, [first!, second!]);
+    await markEventsPublished(db, [first!]);
     const state = await outboxState([first!, second!, untouched!]);
     expect(state.get(first!)).toMatchObject({ enqueued_at: null, shown: 'queued' });
     expect(state.get(second!)).toMatchObject({ enqueued_at: null, shown: 'queued' });
@@ -63,7 +63,7 @@ describe('the outbox', () => {
     let release!: () => void;
     let locked!: () => void;
     const isLocked = new Promise<void>((r) => (locked = r));
-    // the worker's group lock (apps/integration-worker event-store), held until the mark is done: a mark that
+    // the worker's group lock (libs/db access/webhook-event-attempts), held until the mark is done: a mark that
     // waited for it would never finish and the test would time out
     const worker = db.forOrg(org.id, async (transaction) => {
       await db.sequelize.query('SELECT id FROM webhook_events WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', { bind: [ids], transaction });
@@ -71,7 +71,7 @@ describe('the outbox', () => {
       await new Promise<void>((r) => (release = r));
     });
     await isLocked;
-    await markPublished(db, ids);
+    await markEventsPublished(db, ids);
     release();
     await worker;
     expect([...(await outboxState(ids)).values()].every((s) => s.enqueued_at === null)).toBe(true);
@@ -80,10 +80,10 @@ describe('the outbox', () => {
   it('when published events are returned to the outbox (a replay), then they are back in it from now, also if still there', async () => {
     const org = await createOrg();
     const [published, pending] = await storedEvents(org.id, 2);
-    await markPublished(db, [published!]);
+    await markEventsPublished(db, [published!]);
     const before = (await outboxState([pending!])).get(pending!)!.enqueued_at!;
     await db.asSystem('test replay', (tx) =>
-      returnToOutbox(db, tx, [
+      returnEventsToOutbox(tx, db, [
         { id: published!, org_id: org.id },
         { id: pending!, org_id: org.id },
       ]),

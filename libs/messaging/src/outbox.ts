@@ -1,54 +1,19 @@
-import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
-import { sql, sqlList, type Database, type Transaction } from '@saas/db';
+import { claimUnpublishedEvents, markEventsPublished, outboxBacklog, type Database } from '@saas/db';
 import type { Broker } from './connection';
 import { PassLoop } from './pass-loop';
-import { publishIntegrationEvents, type PublishableEvent } from './publisher';
+import { publishIntegrationEvents } from './publisher';
 
 /**
  * The transactional outbox (docs/MESSAGING.md "The transactional outbox"): `webhook_outbox` holds one narrow row per
  * event that is committed but not yet confirmed by the broker, written in the event's own transaction
- * (`OUTBOX_INSERT`, or `returnToOutbox` for a replay) and deleted once the broker confirmed the message. Rows left
+ * (`OUTBOX_INSERT`, or `returnEventsToOutbox` for a replay) and deleted once the broker confirmed the message. Rows left
  * over (broker down, publish timed out, process crashed between commit and confirm) are republished by the relay. An
  * event is `queued` once it has left the outbox (`eventStatusSql`); the event row itself is not rewritten for that
  * (libs/db migration 0007 says why).
  */
 
-/** Puts the new events of a CTE `stored(id, org_id, inserted)` in the outbox: a data-modifying CTE of the INSERT. */
-export const OUTBOX_INSERT = sql`INSERT INTO webhook_outbox (event_id, org_id) SELECT id, org_id FROM stored WHERE inserted`;
-
-/** An event's status as the API shows it: a stored `received` is `queued` once the event has left the outbox. */
-export const eventStatusSql = (eventAlias: string) =>
-  `CASE WHEN ${eventAlias}.status = 'received' AND NOT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.event_id = ${eventAlias}.id) THEN 'queued' ELSE ${eventAlias}.status END`;
-
-/** Puts events back in the outbox (a replay), in the caller's transaction: the relay waits from now. */
-export async function returnToOutbox(db: Database, tx: Transaction, events: { id: string; org_id: string }[]): Promise<void> {
-  if (!events.length) return;
-  await db.sequelize.query(
-    `INSERT INTO webhook_outbox (event_id, org_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])
-     ON CONFLICT (event_id) DO UPDATE SET enqueued_at = now()`,
-    { bind: [events.map((e) => e.id), events.map((e) => e.org_id)], transaction: tx },
-  );
-}
-
-/**
- * Takes confirmed events out of the outbox. The delete commits without waiting for its WAL flush
- * (`synchronous_commit = off`): losing it in a crash only means the relay publishes those events once more (delivery
- * is at-least-once and consumers are idempotent), while the events themselves were committed durably before they
- * were published.
- */
-export async function markPublished(db: Database, ids: string[], tx?: Transaction): Promise<void> {
-  if (!ids.length) return;
-  // ids are the broker's confirms of messages we published with our own event ids (uuids)
-  const statement = sql`DELETE FROM webhook_outbox WHERE event_id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`;
-  // Cross-organization by nature: one confirm group holds events of many organizations.
-  if (tx) {
-    await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction: tx });
-    await db.sequelize.query(statement.text, { transaction: tx });
-  } else {
-    await db.writeAsSystem('outbox: mark published', statement, { durable: false });
-  }
-}
+// The outbox's statements are in @saas/db (libs/db/src/access/webhook-events.ts); here: the relay and the marker.
 
 /**
  * Coalesces the marks of many confirm groups into few DELETEs: a mark waits up to `windowMs` for others to join it,
@@ -81,7 +46,7 @@ export class PublishedMarker {
     while (this.pending.length) {
       const batch = this.pending.splice(0, this.pending.length);
       try {
-        await markPublished(this.db, batch.flatMap((b) => b.ids));
+        await markEventsPublished(this.db, batch.flatMap((b) => b.ids));
         batch.forEach((b) => b.resolve());
       } catch (err) {
         batch.forEach((b) => b.reject(err));
@@ -89,18 +54,6 @@ export class PublishedMarker {
     }
     this.scheduled = false;
   }
-}
-
-/** Events committed but not confirmed (the outbox backlog). */
-export async function outboxBacklog(db: Database): Promise<number> {
-  const row = await db.asSystem('outbox: backlog', (transaction) =>
-    db.sequelize.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_outbox', {
-      type: QueryTypes.SELECT,
-      plain: true,
-      transaction,
-    }),
-  );
-  return row?.n ?? 0;
 }
 
 export interface OutboxRelayOptions {
@@ -149,21 +102,13 @@ export class OutboxRelay {
     if (broker.isConnected()) {
       // Cross-organization by nature (the outbox of every tenant), hence a system transaction.
       const relayed = await db.asSystem('outbox relay', async (transaction) => {
-        const rows = await db.sequelize.query<PublishableEvent>(
-          `SELECT e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id
-             FROM webhook_outbox o JOIN webhook_events e ON e.id = o.event_id
-            WHERE o.enqueued_at < now() - make_interval(secs => $1)
-            ORDER BY o.enqueued_at
-            LIMIT $2
-              FOR UPDATE OF o SKIP LOCKED`,
-          { bind: [minAgeMs / 1000, batchSize], type: QueryTypes.SELECT, transaction },
-        );
+        const rows = await claimUnpublishedEvents(transaction, db, minAgeMs / 1000, batchSize);
         if (!rows.length) return 0;
         full = rows.length === batchSize;
         const outcome = await publishIntegrationEvents(broker.channel, broker.names.eventsExchange, rows, {
           timeoutMs: this.options.publishTimeoutMs ?? 10000,
         });
-        await markPublished(db, outcome.confirmed, transaction);
+        await markEventsPublished(db, outcome.confirmed, transaction);
         if (outcome.failed.length) {
           logger.warn({ failed: outcome.failed.length, err: outcome.failed[0].error.message }, 'outbox relay: some publishes were not confirmed');
           full = false;

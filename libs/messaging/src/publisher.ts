@@ -1,16 +1,8 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import { HEADERS, type IntegrationMessage } from './message';
-import { routingKey, type IntegrationService } from './topology';
+import type { OutboxEventRow } from '@saas/db';
+import { routingKey } from './topology';
 
-/** What a stored webhook event needs to become a message (a `webhook_events` row's columns). */
-export interface PublishableEvent {
-  id: string;
-  org_id: string;
-  service: IntegrationService;
-  event_type: string;
-  event_id: string;
-  request_id: string | null;
-}
 
 export interface PublishOutcome {
   confirmed: string[];
@@ -26,7 +18,7 @@ export interface PublishOutcome {
 export function publishIntegrationEvent(
   channel: ChannelWrapper,
   exchange: string,
-  event: PublishableEvent,
+  event: OutboxEventRow,
   options: { timeoutMs: number; retryAttempt?: number },
 ): Promise<unknown> {
   const body: IntegrationMessage = {
@@ -58,7 +50,7 @@ export function publishIntegrationEvent(
 export async function publishIntegrationEvents(
   channel: ChannelWrapper,
   exchange: string,
-  events: PublishableEvent[],
+  events: OutboxEventRow[],
   options: { timeoutMs: number },
 ): Promise<PublishOutcome> {
   const settled = await Promise.allSettled(events.map((event) => publishIntegrationEvent(channel, exchange, event, options)));

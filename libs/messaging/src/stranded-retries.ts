@@ -1,9 +1,8 @@
-import { QueryTypes } from 'sequelize';
 import type { Logger } from 'pino';
-import type { Database } from '@saas/db';
+import { claimStrandedRetries, touchRepublishedRetries, type Database } from '@saas/db';
 import type { Broker } from './connection';
 import { PassLoop } from './pass-loop';
-import { publishIntegrationEvent, type PublishableEvent } from './publisher';
+import { publishIntegrationEvent } from './publisher';
 
 export interface StrandedRetryRelayOptions {
   db: Database;
@@ -20,8 +19,6 @@ export interface StrandedRetryRelayOptions {
   /** Called with the number of events republished by a pass. */
   onRepublished?: (count: number) => void;
 }
-
-type StrandedEvent = PublishableEvent & { attempts: number };
 
 /**
  * The retry ladder's safety net. A failed attempt's retry waits in a delay queue whose expiry dead-letters it back
@@ -60,15 +57,7 @@ export class StrandedRetryRelay {
     let full = false;
     // Cross-organization by nature (the retries of every tenant), hence a system transaction.
     const republished = await db.asSystem('stranded-retry relay', async (transaction) => {
-      const rows = await db.sequelize.query<StrandedEvent>(
-        `SELECT id, org_id, service, event_id, event_type, request_id, attempts
-           FROM webhook_events
-          WHERE status = 'retrying' AND updated_at < now() - make_interval(secs => $1)
-          ORDER BY updated_at
-          LIMIT $2
-            FOR UPDATE SKIP LOCKED`,
-        { bind: [strandedAfterMs / 1000, batchSize], type: QueryTypes.SELECT, transaction },
-      );
+      const rows = await claimStrandedRetries(transaction, db, strandedAfterMs / 1000, batchSize);
       if (!rows.length) return [];
       full = rows.length === batchSize;
       const timeoutMs = this.options.publishTimeoutMs ?? 10000;
@@ -83,10 +72,7 @@ export class StrandedRetryRelay {
         logger.warn({ failed: failures.length, err: (failures[0]?.reason as Error).message }, 'stranded-retry relay: some publishes were not confirmed');
       }
       if (confirmed.length) {
-        await db.sequelize.query('UPDATE webhook_events SET updated_at = now() WHERE id = ANY($1::uuid[])', {
-          bind: [confirmed.map((row) => row.id)],
-          transaction,
-        });
+        await touchRepublishedRetries(transaction, db, confirmed.map((row) => row.id));
       }
       return confirmed;
     });

@@ -1,7 +1,9 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
 
-export const SERVICES = ['user_service', 'payment_service', 'communication_service'] as const;
-export type IntegrationService = (typeof SERVICES)[number];
+export type { IntegrationService };
+/** One queue per service (libs/contracts INTEGRATION_SERVICES). */
+export const SERVICES = INTEGRATION_SERVICES;
 
 export interface TopologyOptions {
   /** Prepended to every exchange and queue name; empty in production, per-run in tests. */

@@ -12,7 +12,7 @@ import { createOrg, createUser, startApp, testConfig, type StartedApp } from '@s
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildIdentityApp } from '../../../apps/identity-service/src/app';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildWebhookApp } from '../../../apps/webhook-gateway/src/app';
+import { buildWebhookApp, createWebhookComponents } from '../../../apps/webhook-gateway/src/app';
 import { assertWithHeapGrowth, hostileStrings, problemsWith, rowCounts, send, weirdValue } from './support';
 
 const RUNS = Number(process.env['FUZZ_API_RUNS'] ?? 3200);
@@ -39,7 +39,7 @@ beforeAll(async () => {
   identity = await ready(createRuntime({ service: 'identity-service', config: testConfig<IdentityServiceConfig>('identity-service') }));
   webhooks = await ready(createRuntime({ service: 'webhook-gateway', config: testConfig<WebhookGatewayConfig>('webhook-gateway') }));
   identityApp = await startApp(buildIdentityApp(identity), identity.close);
-  webhookApp = await startApp(buildWebhookApp(webhooks), webhooks.close);
+  webhookApp = await startApp(buildWebhookApp(webhooks, createWebhookComponents(webhooks)), webhooks.close);
   [orgA, orgB] = [await createOrg(identity.db), await createOrg(identity.db)];
   people.superadmin = await createUser(identity.db, { role: 'superadmin' });
   people.adminA = await createUser(identity.db, { orgId: orgA.id, role: 'admin' });

@@ -7,7 +7,7 @@ import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 import { createOrg, startApp, testConfig, type StartedApp } from '@saas/testing';
 // The app exposes no library; the fuzz test assembles it from its source, as its own tests do.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildWebhookApp } from '../../../apps/webhook-gateway/src/app';
+import { buildWebhookApp, createWebhookComponents } from '../../../apps/webhook-gateway/src/app';
 // Signed-event helpers shared with the benches (bench/ is no Nx project, so no alias reaches it).
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { sampleEvent, signWebhook, WEBHOOK_ENDPOINTS, webhookSecret, type WebhookEndpoint } from '../../../bench/lib/webhooks';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   runtime = createRuntime({ service: 'webhook-gateway', config });
   runtime.broker.channel.on('error', () => undefined);
   if (runtime.redis.status !== 'ready') await Promise.race([once(runtime.redis, 'ready'), delay(2000)]);
-  app = await startApp(buildWebhookApp(runtime), runtime.close);
+  app = await startApp(buildWebhookApp(runtime, createWebhookComponents(runtime)), runtime.close);
   [active, suspended] = [await createOrg(runtime.db), await createOrg(runtime.db, { status: 'suspended' })];
 });
 

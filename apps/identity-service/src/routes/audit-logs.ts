@@ -1,9 +1,7 @@
 import type { RequestHandler } from 'express';
-import { Op, type WhereOptions } from 'sequelize';
 import { verifyAllAuditChains, verifyAuditChain } from '@saas/audit';
-import { withOrgScope } from '@saas/auth';
 import { Joi } from '@saas/config';
-import { afterKeyset, AuditLog, keysetAttribute, keysetCursor, keysetOf, pageOf, seqCursor, timeRange, type KeysetCursor } from '@saas/db';
+import { keysetCursor, keysetOf, listAuditEntriesBySeq, listAuditEntriesInRange, pageOf, seqCursor, type AuditLogFilter, type KeysetCursor } from '@saas/db';
 import { ApiRouter } from '@saas/http';
 import { toAuditResource } from '@saas/identity';
 import { authorize, resolveOrgScope } from '@saas/rbac';
@@ -49,28 +47,23 @@ export function auditRoutes(ctx: IdentityContext): ApiRouter {
   const list: RequestHandler = async (req, res) => {
     const query = req.query as unknown as ListQuery;
     const scope = resolveOrgScope(principalOf(req), query.org_id);
-    const filters: WhereOptions = {
-      ...(scope ? { org_id: scope } : {}),
-      ...Object.fromEntries((['action', 'actor_id', 'target_type', 'target_id'] as const).filter((f) => query[f] !== undefined).map((f) => [f, query[f]])),
-    };
+    const filter: AuditLogFilter = { orgId: scope ?? undefined, action: query.action, actor_id: query.actor_id, target_type: query.target_type, target_id: query.target_id };
     const reason = 'a superadmin reads the audit log of every organization';
     if (query.since || query.until) {
-      const where = { ...filters, ...timeRange('created_at', query.since, query.until), [Op.and]: afterKeyset('created_at', query.cursor as KeysetCursor | undefined) };
-      const rows = await withOrgScope(db, scope, reason, (tx) =>
-        AuditLog.findAll({ where, attributes: { include: [keysetAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
+      const rows = await db.withOrgScope(scope, reason, (tx) =>
+        listAuditEntriesInRange(tx, filter, query.since, query.until, query.cursor as KeysetCursor | undefined, query.limit),
       );
       res.json(pageOf(rows, query.limit, keysetOf, toAuditResource));
       return;
     }
-    const where = { ...filters, ...(query.cursor ? { seq: { [Op.lt]: query.cursor } } : {}) };
-    const rows = await withOrgScope(db, scope, reason, (tx) => AuditLog.findAll({ where, order: [['seq', 'DESC']], limit: query.limit + 1, transaction: tx }));
+    const rows = await db.withOrgScope(scope, reason, (tx) => listAuditEntriesBySeq(tx, filter, query.cursor as string | undefined, query.limit));
     res.json(pageOf(rows, query.limit, (entry) => entry.seq, toAuditResource));
   };
 
   const verify: RequestHandler = async (req, res) => {
     const { org_id: requested } = req.query as { org_id?: string };
     const scope = resolveOrgScope(principalOf(req), requested);
-    const result = await withOrgScope(db, scope, 'a superadmin verifies every audit chain', (tx) =>
+    const result = await db.withOrgScope(scope, 'a superadmin verifies every audit chain', (tx) =>
       scope ? verifyAuditChain(tx, scope) : verifyAllAuditChains(tx),
     );
     res.json(result);

@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
-import { Op, type WhereOptions } from 'sequelize';
 import { Joi } from '@saas/config';
-import { afterKeyset, keysetAttribute, keysetCursor, likePattern, Organization, pageOf, type KeysetCursor } from '@saas/db';
+import { findOrganization, keysetCursor, listOrganizationsPage, lockOrganization, pageOf, type KeysetCursor } from '@saas/db';
 import { ApiRouter, NotFoundError } from '@saas/http';
 import { createOrganization, deleteOrganization, hashPassword, toOrgResource, toUserResource, updateOrganization, type OrganizationChanges } from '@saas/identity';
 import { assertCan, authorize, resolveOrgScope } from '@saas/rbac';
@@ -61,22 +60,8 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
 
   const list: RequestHandler = async (req, res) => {
     const query = req.query as unknown as { status?: string; q?: string; limit: number; cursor?: KeysetCursor };
-    const where: WhereOptions = {
-      ...(query.status ? { status: query.status } : {}),
-      ...(query.q ? { [Op.or]: [{ name: { [Op.iLike]: likePattern(query.q) } }, { slug: { [Op.iLike]: likePattern(query.q) } }] } : {}),
-      [Op.and]: afterKeyset('created_at', query.cursor),
-    };
     const rows = await db.asSystem('a superadmin lists organizations', (tx) =>
-      Organization.findAll({
-        where,
-        attributes: { include: [keysetAttribute('created_at')] },
-        order: [
-          ['created_at', 'DESC'],
-          ['id', 'DESC'],
-        ],
-        limit: query.limit + 1,
-        transaction: tx,
-      }),
+      listOrganizationsPage(tx, { status: query.status, q: query.q }, query.cursor, query.limit),
     );
     res.json(pageOf(rows, query.limit, (o) => ({ ts: o.get('cursor_ts'), id: o.id }), toOrgResource));
   };
@@ -86,7 +71,7 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
 
   const getOne: RequestHandler = async (req, res) => {
     const id = visibleScope(req);
-    const org = await db.forOrg(id, (tx) => Organization.findByPk(id, { transaction: tx }));
+    const org = await db.forOrg(id, (tx) => findOrganization(tx, id));
     if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
     res.json(toOrgResource(org));
   };
@@ -96,7 +81,7 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
     if (changes.status !== undefined) assertCan(principalOf(req), 'orgs:change_status');
     const id = visibleScope(req);
     const { org, statusChanged } = await db.forOrg(id, async (tx) => {
-      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
+      const found = await lockOrganization(tx, id);
       if (!found) throw new NotFoundError('organization_not_found', 'Organization not found');
       return updateOrganization(tx, found, changes, actorOf(req));
     });
@@ -107,7 +92,7 @@ export function organizationRoutes(ctx: IdentityContext): ApiRouter {
   const remove: RequestHandler = async (req, res) => {
     const id = visibleScope(req);
     const { statusChanged } = await db.forOrg(id, async (tx) => {
-      const found = await Organization.findByPk(id, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
+      const found = await lockOrganization(tx, id);
       if (!found) throw new NotFoundError('organization_not_found', 'Organization not found');
       return deleteOrganization(tx, found, actorOf(req));
     });

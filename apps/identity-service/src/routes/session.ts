@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { Joi } from '@saas/config';
-import { Organization, User } from '@saas/db';
+import { findOrganization, findUserByEmail } from '@saas/db';
 import { ApiRouter, UnauthorizedError, ValidationError } from '@saas/http';
 import { activateMember, assertInviteUsable, audit, consumeInvite, hashPassword, presentedPasswordSchema, ssoRequiredFor } from '@saas/identity';
 import { actorOf, type IdentityContext } from '../context';
@@ -41,8 +41,8 @@ export function sessionRoutes(ctx: IdentityContext): ApiRouter {
     const { email: address, password } = req.body as { email: string; password: string };
     const attempt = await throttle.reserve(address, req.ip ?? 'unknown');
     const found = await db.asSystem('login by email', async (transaction) => {
-      const user = await User.findOne({ where: User.withEmail(address), transaction });
-      const org = user?.org_id ? await Organization.findByPk(user.org_id, { transaction }) : null;
+      const user = await findUserByEmail(transaction, address);
+      const org = user?.org_id ? await findOrganization(transaction, user.org_id) : null;
       return { user, org, ssoOnly: user ? await ssoRequiredFor(transaction, user) : false };
     });
     const { user, org, ssoOnly } = found;

@@ -4,7 +4,16 @@ import { BlockList, isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { SecretBox } from '@saas/auth';
 import { Joi } from '@saas/config';
-import { Organization, SsoConnection, User } from '@saas/db';
+import {
+  findOrganization,
+  findOrganizationBySlug,
+  findSsoConnection,
+  findUser,
+  lockOrganization,
+  shareLockOrganization,
+  type SsoConnection,
+  type User,
+} from '@saas/db';
 import { ApiRouter, BadRequestError, NotFoundError, ServiceUnavailableError, UnauthorizedError, ValidationError } from '@saas/http';
 import {
   audit,
@@ -130,7 +139,7 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
       throw new ValidationError([problem], "The issuer's discovery document could not be fetched or is invalid", 'sso_discovery_failed');
     }
     const connection = await db.forOrg(orgId, async (tx) => {
-      const org = await Organization.findByPk(orgId, { transaction: tx, lock: tx.LOCK.NO_KEY_UPDATE });
+      const org = await lockOrganization(tx, orgId);
       if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
       return saveSsoConnection(tx, org, settings, box, actorOf(req));
     });
@@ -139,7 +148,7 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
 
   const readConnection: RequestHandler = async (req, res) => {
     const orgId = orgIdOf(req);
-    const connection = await db.forOrg(orgId, (tx) => SsoConnection.findByPk(orgId, { transaction: tx }));
+    const connection = await db.forOrg(orgId, (tx) => findSsoConnection(tx, orgId));
     if (!connection) throw new NotFoundError('sso_not_configured', 'The organization has no single sign-on connection');
     res.json(toSsoConnectionResource(connection));
   };
@@ -158,8 +167,8 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
       throw new BadRequestError('redirect_uri_not_allowed', 'redirect_uri is not one of SSO_ALLOWED_REDIRECT_URIS');
     }
     const connection = await db.asSystem('an SSO login finds its organization by slug', async (tx) => {
-      const org = await Organization.findOne({ where: { slug: String(req.params['org_slug']) }, transaction: tx });
-      return org && org.status !== 'deleted' ? SsoConnection.findByPk(org.id, { transaction: tx }) : null;
+      const org = await findOrganizationBySlug(tx, String(req.params['org_slug']));
+      return org && org.status !== 'deleted' ? findSsoConnection(tx, org.id) : null;
     });
     if (!connection) throw new NotFoundError('sso_not_configured', 'No single sign-on for this organization');
     let started: { oidc: OpenIdClient; provider: OidcConfiguration };
@@ -225,7 +234,7 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
     const stored = await redis.getdel(stateKey(state));
     if (!stored) throw await refused(req, 'state_unknown_used_or_expired', null);
     const pending = JSON.parse(stored) as PendingLogin;
-    const connection = await db.forOrg(pending.org_id, (tx) => SsoConnection.findByPk(pending.org_id, { transaction: tx }));
+    const connection = await db.forOrg(pending.org_id, (tx) => findSsoConnection(tx, pending.org_id));
     if (!connection) throw await refused(req, 'sso_not_configured', pending.org_id);
     const identity = await verifiedIdentity(req, connection, pending, state);
     if (typeof identity === 'string') throw await refused(req, identity, pending.org_id);
@@ -234,8 +243,8 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
     try {
       user = await db.forOrg(pending.org_id, async (tx) => {
         // Read again in the transaction: the connection or the organization may have changed while the user was away.
-        const org = await Organization.findByPk(pending.org_id, { transaction: tx, lock: tx.LOCK.KEY_SHARE });
-        const current = await SsoConnection.findByPk(pending.org_id, { transaction: tx });
+        const org = await shareLockOrganization(tx, pending.org_id);
+        const current = await findSsoConnection(tx, pending.org_id);
         if (!org || !current || current.issuer !== connection.issuer) throw new SsoLoginRefusedError('no_account');
         return signInWithSso(tx, org, current, identity, { requestId: String(req.id), ip: req.ip ?? null });
       });
@@ -260,8 +269,8 @@ export function ssoRoutes(ctx: IdentityContext): ApiRouter {
     const userId = await redis.getdel(codeKey((req.body as { code: string }).code));
     const user = userId
       ? await db.asSystem('redeem a one-time SSO code', async (tx) => {
-          const found = await User.findByPk(userId, { transaction: tx });
-          const org = found?.org_id ? await Organization.findByPk(found.org_id, { transaction: tx }) : null;
+          const found = await findUser(tx, userId);
+          const org = found?.org_id ? await findOrganization(tx, found.org_id) : null;
           return found?.status === 'active' && org?.status === 'active' ? found : null;
         })
       : null;

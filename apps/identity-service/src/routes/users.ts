@@ -1,18 +1,6 @@
 import type { Request, RequestHandler } from 'express';
-import { withOrgScope } from '@saas/auth';
 import { Joi } from '@saas/config';
-import {
-  afterKeysetCondition,
-  keysetCursor,
-  keysetExpression,
-  likePattern,
-  pageOf,
-  SEARCH_FIELD_SEPARATOR,
-  selectRows,
-  User,
-  type KeysetCursor,
-  type Transaction,
-} from '@saas/db';
+import { findUser, keysetCursor, listUsersPage, lockUser, pageOf, type Transaction, type User, type UserListQuery } from '@saas/db';
 import { ApiRouter, BadRequestError, ForbiddenError, NotFoundError, ValidationError } from '@saas/http';
 import {
   createMember,
@@ -27,7 +15,6 @@ import {
   type MemberChanges,
   type NewMember,
   type ProfileFields,
-  type UserRecord,
 } from '@saas/identity';
 import { authorize, resolveOrgScope, type Principal } from '@saas/rbac';
 import { actorOf, principalOf, type IdentityContext } from '../context';
@@ -38,7 +25,7 @@ const scopeOf = (p: Principal) => (p.role === 'superadmin' ? null : p.orgId);
 
 /** The visibility rule for one user: admins see their organization, users only themselves; anything else is 404. */
 async function findVisibleUser(tx: Transaction, p: Principal, id: string, lock = false): Promise<User> {
-  const user = await User.findByPk(id, { transaction: tx, ...(lock ? { lock: tx.LOCK.NO_KEY_UPDATE } : {}) });
+  const user = await (lock ? lockUser(tx, id) : findUser(tx, id));
   const visible = user && (p.role === 'superadmin' || (user.org_id === p.orgId && (p.role === 'admin' || user.id === p.userId)));
   if (!visible) throw new NotFoundError('user_not_found', 'User not found');
   return user;
@@ -76,50 +63,7 @@ const listQuery = Joi.object({
   cursor: keysetCursor,
 });
 
-export interface UserListQuery {
-  /** null: every organization (a superadmin without `org_id`). */
-  orgId: string | null;
-  status?: string;
-  role?: string;
-  q?: string;
-  limit: number;
-  cursor?: KeysetCursor;
-}
-
-const LISTED_COLUMNS = `id, org_id, email, first_name, last_name, role, status, department, title, external_id, created_at, updated_at`;
-const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
-
-/**
- * The statement of `GET /users` (bench/scale measures this one): a page of users, newest first, with `limit + 1` rows.
- *
- * With `q` (a case-insensitive substring of the e-mail, first or last name, wildcards literal), in two steps: the page's
- * ids from the newest-first index alone (it carries `search`, migration 0006), then those rows. Row-level security
- * keeps every index from serving the substring test (not leakproof), and it keeps the planner from column statistics
- * for it too: it guesses. `LIKE '%q%'` is guessed to match almost nothing, so the planner sorts a whole-table scan;
- * `strpos(…) > 0`, the same test, is guessed to match a third, so it walks the index newest-first and stops at a full
- * page (all of it when nothing matches: 0.2 µs an entry). Rows too long for the index (`search` NULL) are matched
- * field by field through their own (normally empty) index, as is every row when q contains the field separator.
- */
-export function userListStatement(query: UserListQuery): { text: string; bind: unknown[] } {
-  const bind: unknown[] = [];
-  const value = (v: unknown) => `$${bind.push(v)}`;
-  const filters = [
-    ...(query.orgId ? [`org_id = ${value(query.orgId)}::uuid`] : []),
-    ...(query.status ? [`status = ${value(query.status)}`] : []),
-    ...(query.role ? [`role = ${value(query.role)}`] : []),
-    ...(query.cursor ? [afterKeysetCondition('created_at', query.cursor, value)] : []),
-  ];
-  const page = `${NEWEST_FIRST} LIMIT ${value(query.limit + 1)}`;
-  const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
-  const select = `SELECT ${LISTED_COLUMNS}, ${keysetExpression('created_at')} AS cursor_ts FROM users`;
-  if (!query.q) return { text: `${select} ${where(filters)} ${page}`, bind };
-
-  const pattern = value(likePattern(query.q));
-  const byField = `(email ILIKE ${pattern} OR first_name ILIKE ${pattern} OR last_name ILIKE ${pattern})`;
-  const matches = query.q.includes(SEARCH_FIELD_SEPARATOR) ? [byField] : [`strpos(search, lower(${value(query.q)})) > 0`, `search IS NULL AND ${byField}`];
-  const ids = matches.map((match) => `(SELECT id FROM users ${where([...filters, match])} ${page})`).join(' UNION ALL ');
-  return { text: `${select} WHERE id IN (${ids}) ${page}`, bind };
-}
+// `GET /users`'s statement, where bench/scale reads it to measure what the endpoint sends.
 
 const createdUser = userResource.keys({ invite_token: Joi.string(), invite_expires_at: Joi.string().isoDate() }).label('CreatedUser');
 
@@ -141,7 +85,7 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
     const { current_password: currentPassword, new_password: newPassword, ...profile } = req.body as ProfileFields & { current_password?: string; new_password?: string };
     let passwordHash: string | undefined;
     if (newPassword !== undefined && currentPassword !== undefined) {
-      const current = await withOrgScope(db, p.orgId, 'a superadmin reads their own profile', (tx) => self(req, tx));
+      const current = await db.withOrgScope(p.orgId, 'a superadmin reads their own profile', (tx) => self(req, tx));
       // Guessing the current password with a stolen token counts against the account like failed logins do.
       const attempt = await throttle.reserve(current.email, req.ip ?? 'unknown');
       if (!(await ctx.verifyPassword(currentPassword, current.password_hash))) {
@@ -150,7 +94,7 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
       await attempt.release();
       passwordHash = await hashPassword(newPassword, ctx.config.BCRYPT_COST);
     }
-    const { user, tokensRevoked } = await withOrgScope(db, p.orgId, 'a superadmin updates their own profile', async (tx) =>
+    const { user, tokensRevoked } = await db.withOrgScope(p.orgId, 'a superadmin updates their own profile', async (tx) =>
       updateOwnProfile(tx, await self(req, tx, true), { ...profile, passwordHash }, actorOf(req)),
     );
     if (tokensRevoked) await ctx.invalidate({ userId: user.id });
@@ -179,22 +123,19 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
     const p = principalOf(req);
     const query = req.query as unknown as Omit<UserListQuery, 'orgId'> & { org_id?: string };
     const scope = resolveOrgScope(p, query.org_id);
-    const { text, bind } = userListStatement({ ...query, orgId: scope });
-    const rows = await withOrgScope(db, scope, 'a superadmin lists users of every organization', (tx) =>
-      selectRows<UserRecord & { cursor_ts: string }>(tx, text, bind),
-    );
+    const rows = await db.withOrgScope(scope, 'a superadmin lists users of every organization', (tx) => listUsersPage(tx, { ...query, orgId: scope }));
     res.json(pageOf(rows, query.limit, (u) => ({ ts: u.cursor_ts, id: u.id }), toUserResource));
   };
 
   const getOne: RequestHandler = async (req, res) => {
     const p = principalOf(req);
-    const user = await withOrgScope(db, scopeOf(p), 'a superadmin reads a user of any organization', (tx) => findVisibleUser(tx, p, String(req.params['id'])));
+    const user = await db.withOrgScope(scopeOf(p), 'a superadmin reads a user of any organization', (tx) => findVisibleUser(tx, p, String(req.params['id'])));
     res.json(toUserResource(user));
   };
 
   const update: RequestHandler = async (req, res) => {
     const p = principalOf(req);
-    const { user, tokensRevoked } = await withOrgScope(db, scopeOf(p), 'a superadmin updates a user of any organization', async (tx) =>
+    const { user, tokensRevoked } = await db.withOrgScope(scopeOf(p), 'a superadmin updates a user of any organization', async (tx) =>
       updateMember(tx, await findVisibleUser(tx, p, String(req.params['id']), true), req.body as MemberChanges, actorOf(req)),
     );
     if (tokensRevoked) await ctx.invalidate({ userId: user.id });
@@ -204,7 +145,7 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
   const remove: RequestHandler = async (req, res) => {
     const p = principalOf(req);
     const id = String(req.params['id']);
-    const { tokensRevoked } = await withOrgScope(db, scopeOf(p), 'a superadmin deletes a user of any organization', async (tx) => {
+    const { tokensRevoked } = await db.withOrgScope(scopeOf(p), 'a superadmin deletes a user of any organization', async (tx) => {
       const user = await findVisibleUser(tx, p, id, true);
       if (user.id === p.userId) throw new ForbiddenError('cannot_delete_self', 'You cannot delete your own account');
       return deactivateMember(tx, user, actorOf(req));
@@ -215,7 +156,7 @@ export function userRoutes(ctx: IdentityContext): ApiRouter {
 
   const invite: RequestHandler = async (req, res) => {
     const p = principalOf(req);
-    const issued = await withOrgScope(db, scopeOf(p), 'a superadmin invites a user of any organization', async (tx) =>
+    const issued = await db.withOrgScope(scopeOf(p), 'a superadmin invites a user of any organization', async (tx) =>
       reinviteMember(tx, await findVisibleUser(tx, p, String(req.params['id']), true), actorOf(req), ctx.config.INVITE_TTL_HOURS),
     );
     res.status(201).json(issued);

@@ -1,10 +1,9 @@
 // Test support for the integration endpoints: a gateway on its own RabbitMQ prefix, bearer tokens, and stored events.
 import type { IdentityServiceConfig } from '@saas/config';
 import { createTokenSigner } from '@saas/auth';
-import { WebhookEvent, type AttemptRecord, type Database, type User, type WebhookEventStatus } from '@saas/db';
+import { returnEventsToOutbox, WebhookEvent, type AttemptRecord, type Database, type User, type WebhookEventStatus } from '@saas/db';
 // App tests need the shared test kit; the boundary rule is about production code.
 import { testConfig, unique } from '@saas/testing';
-import { returnToOutbox } from '@saas/messaging';
 import { startGateway, type GatewayUnderTest } from '../webhooks/webhooks.spec-helper';
 
 /** A webhook-gateway whose RabbitMQ names are its own, so workers started for it consume nobody else's messages. */
@@ -64,7 +63,7 @@ export async function storeEvent(db: Database, orgId: string, spec: StoredEvent 
       { transaction },
     ),
   );
-  if (spec.inOutbox) await db.forOrg(orgId, (transaction) => returnToOutbox(db, transaction, [event]));
+  if (spec.inOutbox) await db.forOrg(orgId, (transaction) => returnEventsToOutbox(transaction, db, [event]));
   if (spec.updatedSecondsAgo !== undefined) {
     await db.forOrg(orgId, (transaction) =>
       db.sequelize.query("UPDATE webhook_events SET updated_at = now() - make_interval(secs => $2) WHERE id = $1", { bind: [event.id, spec.updatedSecondsAgo], transaction }),

@@ -1,8 +1,17 @@
-import type { WhereOptions } from 'sequelize';
 import type { Logger } from 'pino';
 import { appendAudit } from '@saas/audit';
-import { timeRange, WebhookEvent, type AttemptRecord, type Database, type Transaction } from '@saas/db';
-import { markPublished, publishIntegrationEvents, returnToOutbox, type Broker } from '@saas/messaging';
+import {
+  lockDeadLetters,
+  markEventRequeued,
+  markEventsPublished,
+  returnEventsToOutbox,
+  type AttemptRecord,
+  type Database,
+  type DeadLetterFilter,
+  type Transaction,
+  type WebhookEvent,
+} from '@saas/db';
+import { publishIntegrationEvents, type Broker } from '@saas/messaging';
 
 export interface ReplayActor {
   userId: string;
@@ -27,10 +36,10 @@ const BATCH = 500;
  * relay sends them later, so a replay is never lost.
  */
 export async function requeueLocked(db: Database, tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
-  await returnToOutbox(db, tx, events);
+  await returnEventsToOutbox(tx, db, events);
   for (const event of events) {
     const entry: AttemptRecord = { attempt: event.attempts, at: new Date().toISOString(), outcome: 'replayed' };
-    await event.update({ status: 'queued', history: [...(event.history ?? []), entry] }, { transaction: tx });
+    await markEventRequeued(tx, event, entry);
     await appendAudit(tx, {
       orgId: event.org_id,
       actorType: 'user',
@@ -49,36 +58,21 @@ export async function publishReplayed(deps: ReplayDeps, events: WebhookEvent[], 
   const publishable = events.map((e) => ({ id: e.id, org_id: e.org_id, service: e.service, event_type: e.event_type, event_id: e.event_id, request_id: requestId ?? e.request_id }));
   const outcome = await publishIntegrationEvents(deps.broker.channel, deps.broker.names.eventsExchange, publishable, { timeoutMs: deps.publishTimeoutMs });
   if (outcome.failed.length) deps.logger.warn({ failed: outcome.failed.length }, 'replayed events left to the outbox relay');
-  await markPublished(deps.db, outcome.confirmed).catch((err) => deps.logger.warn({ err }, 'replayed events not marked published; the relay will resend them'));
-}
-
-export interface DeadLetterFilter {
-  service?: string;
-  since?: Date;
-  until?: Date;
-}
-
-/** Failed events in scope matching the filter (failure time = the row's last update). */
-export function deadLetterWhere(orgScope: string | null, filter: DeadLetterFilter): WhereOptions {
-  return {
-    status: 'failed',
-    ...(orgScope ? { org_id: orgScope } : {}),
-    ...(filter.service ? { service: filter.service } : {}),
-    ...timeRange('updated_at', filter.since, filter.until),
-  };
+  await markEventsPublished(deps.db, outcome.confirmed).catch((err) => deps.logger.warn({ err }, 'replayed events not marked published; the relay will resend them'));
 }
 
 /** Bulk replay in batches; each batch's rows are claimed with SKIP LOCKED so concurrent replays never double up. */
 export async function replayDeadLetters(
   deps: ReplayDeps,
   scope: (work: (tx: Transaction) => Promise<WebhookEvent[]>) => Promise<WebhookEvent[]>,
-  where: WhereOptions,
+  orgScope: string | null,
+  filter: DeadLetterFilter,
   actor: ReplayActor,
 ): Promise<number> {
   let replayed = 0;
   for (;;) {
     const batch = await scope(async (tx) => {
-      const events = await WebhookEvent.findAll({ where, order: [['updated_at', 'ASC'], ['id', 'ASC']], limit: BATCH, lock: tx.LOCK.UPDATE, skipLocked: true, transaction: tx });
+      const events = await lockDeadLetters(tx, orgScope, filter, BATCH);
       await requeueLocked(deps.db, tx, events, actor, true);
       return events;
     });

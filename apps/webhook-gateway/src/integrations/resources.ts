@@ -1,4 +1,5 @@
 import { Joi } from '@saas/config';
+import { INTEGRATION_SERVICES, PLANS, SUBSCRIPTION_STATUSES, WEBHOOK_EVENT_STATUSES } from '@saas/contracts';
 import type { CommunicationLog, Subscription, WebhookEvent } from '@saas/db';
 
 /** A timestamp as the API shows it: ISO 8601 UTC, or null. */
@@ -70,17 +71,15 @@ export function toCommunicationLogResource(c: CommunicationLog) {
 const str = Joi.string().allow(null);
 const ts = Joi.string().isoDate().allow(null);
 
-export const SERVICE_VALUES = ['user_service', 'payment_service', 'communication_service'];
-export const EVENT_STATUS_VALUES = ['received', 'queued', 'processed', 'retrying', 'failed', 'skipped'];
 
 const eventFields = {
   id: Joi.string().required(),
   org_id: Joi.string().required(),
-  service: Joi.string().valid(...SERVICE_VALUES).required(),
+  service: Joi.string().valid(...INTEGRATION_SERVICES).required(),
   event_id: Joi.string().required(),
   event_type: Joi.string().required(),
   event_timestamp: ts,
-  status: Joi.string().valid(...EVENT_STATUS_VALUES).required(),
+  status: Joi.string().valid(...WEBHOOK_EVENT_STATUSES).required(),
   attempts: Joi.number().integer().required(),
   last_error: str,
   duplicate_count: Joi.number().integer().required(),
@@ -107,8 +106,8 @@ export const subscriptionSchema = Joi.object({
   ...syncedRow,
   subscription_id: Joi.string().required(),
   customer_id: str,
-  plan: Joi.string().valid('basic', 'professional', 'enterprise').required(),
-  status: Joi.string().valid('active', 'trialing', 'past_due', 'canceled', 'failed').required(),
+  plan: Joi.string().valid(...PLANS).required(),
+  status: Joi.string().valid(...SUBSCRIPTION_STATUSES).required(),
   billing_cycle: str,
   amount: Joi.number().allow(null),
   currency: str,

@@ -1,36 +1,32 @@
 import type { Request, RequestHandler } from 'express';
-import { Op, col, literal, where as sqlWhere, type FindAttributeOptions, type ProjectionAlias, type WhereOptions } from 'sequelize';
-import { withOrgScope } from '@saas/auth';
 import type { WebhookGatewayConfig } from '@saas/config';
 import { Joi } from '@saas/config';
+import { INTEGRATION_SERVICES, PLANS, SUBSCRIPTION_STATUSES, WEBHOOK_EVENT_STATUSES } from '@saas/contracts';
 import {
-  afterKeyset,
-  CommunicationLog,
+  countDeadLetters,
+  findWebhookEventShown,
   isUuid,
-  keysetAttribute,
   keysetCursor,
   keysetOf,
   limitParam,
+  listCommunicationLogsPage,
+  listSubscriptionsPage,
+  listWebhookEvents,
+  lockWebhookEventForReplay,
   pageOf,
-  Subscription,
-  timeRange,
-  WebhookEvent,
   type KeysetCursor,
   type Transaction,
 } from '@saas/db';
 import { ApiRouter, ConflictError, NotFoundError } from '@saas/http';
-import { eventStatusSql } from '@saas/messaging';
 import { authorize, requirePrincipal, resolveOrgScope } from '@saas/rbac';
 import type { ServiceRuntime } from '@saas/runtime';
-import { deadLetterWhere, publishReplayed, replayDeadLetters, requeueLocked, type ReplayActor } from './replay';
+import { publishReplayed, replayDeadLetters, requeueLocked, type ReplayActor } from './replay';
 import {
   communicationLogSchema,
   eventDetailSchema,
   eventSchema,
-  EVENT_STATUS_VALUES,
   pageSchema,
   replaySchema,
-  SERVICE_VALUES,
   statusSchema,
   subscriptionSchema,
   toCommunicationLogResource,
@@ -68,32 +64,12 @@ function actorOf(req: Request): ReplayActor {
   return { userId: requirePrincipal(req.principal).userId, requestId: req.id ? String(req.id) : null, ip: req.ip ?? null };
 }
 
-/** Equality filters present in the query, by column. */
-function equalities(query: object, fields: string[]): WhereOptions {
-  const values = query as Record<string, unknown>;
-  return Object.fromEntries(fields.filter((f) => values[f] !== undefined).map((f) => [f, values[f]]));
-}
-
-/** The status column as the API shows it (`queued` once out of the outbox), for reads of WebhookEvent rows. */
-const shownEventStatus = literal(eventStatusSql('"WebhookEvent"'));
-const withShownStatus = (exclude: string[] = [], include: ProjectionAlias[] = []): FindAttributeOptions => ({
-  exclude: [...exclude, 'status'],
-  include: [[shownEventStatus, 'status'], ...include],
-});
-
-/** `?status=` on the shown status; stored statuses other than `received` still narrow the scan through their indexes. */
-function shownStatusIs(status: string | undefined): WhereOptions[] {
-  if (status === undefined) return [];
-  if (status !== 'received' && status !== 'queued') return [{ status }];
-  return [{ status: status === 'received' ? 'received' : ['received', 'queued'] }, sqlWhere(shownEventStatus, status)];
-}
-
 /** `/integrations/*`, `/subscriptions`, `/communication-logs`: admins see their organization, a superadmin every one. */
 export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>, authenticate: RequestHandler): ApiRouter {
   const { db, redis, config, broker, logger } = runtime;
   const replayDeps = { db, broker, logger, publishTimeoutMs: PUBLISH_TIMEOUT_MS };
   const inScope = <T>(scope: string | null, work: (tx: Transaction) => Promise<T>) =>
-    withOrgScope(db, scope, 'a superadmin reads integration data of every organization', work);
+    db.withOrgScope(scope, 'a superadmin reads integration data of every organization', work);
 
   const status: RequestHandler = async (req, res) => {
     const scope = scopeOf(req);
@@ -106,27 +82,13 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
   const listEvents: RequestHandler = async (req, res) => {
     const query = req.query as unknown as PageQuery & { service?: string; status?: string; event_type?: string; since?: Date; until?: Date };
     const scope = scopeOf(req);
-    const where: WhereOptions = {
-      ...(scope ? { org_id: scope } : {}),
-      ...equalities(query, ['service', 'event_type']),
-      ...timeRange('received_at', query.since, query.until),
-      [Op.and]: [...shownStatusIs(query.status), ...afterKeyset('received_at', query.cursor)],
-    };
-    const rows = await inScope(scope, (tx) =>
-      WebhookEvent.findAll({
-        where,
-        attributes: withShownStatus(['payload', 'history'], [keysetAttribute('received_at')]),
-        order: [['received_at', 'DESC'], ['id', 'DESC']],
-        limit: query.limit + 1,
-        transaction: tx,
-      }),
-    );
+    const rows = await inScope(scope, (tx) => listWebhookEvents(tx, { ...query, orgScope: scope }));
     res.json(pageOf(rows, query.limit, keysetOf, toEventResource));
   };
 
   const getEvent: RequestHandler = async (req, res) => {
     const scope = scopeOf(req);
-    const event = await inScope(scope, (tx) => WebhookEvent.findByPk(req.params['id'] as string, { attributes: withShownStatus(), transaction: tx }));
+    const event = await inScope(scope, (tx) => findWebhookEventShown(tx, req.params['id'] as string));
     if (!event) throw new NotFoundError();
     res.json(toEventDetail(event));
   };
@@ -136,7 +98,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
     const actor = actorOf(req);
     const event = await inScope(scope, async (tx) => {
       // the stored status (only a failed event may be replayed), its row locked against a concurrent replay
-      const found = await WebhookEvent.findByPk(req.params['id'] as string, { lock: tx.LOCK.UPDATE, transaction: tx });
+      const found = await lockWebhookEventForReplay(tx, req.params['id'] as string);
       if (!found) throw new NotFoundError();
       if (found.status !== 'failed') throw new ConflictError('event_not_failed', `only a failed event can be replayed; this one is ${found.status}`);
       await requeueLocked(db, tx, [found], actor, false);
@@ -149,41 +111,28 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
   const replayDead: RequestHandler = async (req, res) => {
     const scope = scopeOf(req);
     const body = req.body as { service?: string; since?: Date; until?: Date; dry_run: boolean };
-    const where = deadLetterWhere(scope, body);
     if (body.dry_run) {
-      const matched = await inScope(scope, (tx) => WebhookEvent.count({ where, transaction: tx }));
+      const matched = await inScope(scope, (tx) => countDeadLetters(tx, scope, body));
       res.json({ matched, replayed: 0 });
       return;
     }
-    const replayed = await replayDeadLetters(replayDeps, (work) => inScope(scope, work), where, actorOf(req));
+    const replayed = await replayDeadLetters(replayDeps, (work) => inScope(scope, work), scope, body, actorOf(req));
     res.json({ matched: replayed, replayed });
   };
 
   const listSubscriptions: RequestHandler = async (req, res) => {
     const query = req.query as unknown as PageQuery & { status?: string; plan?: string; user_id?: string };
     const scope = scopeOf(req);
-    const where: WhereOptions = { ...(scope ? { org_id: scope } : {}), ...equalities(query, ['status', 'plan', 'user_id']), [Op.and]: afterKeyset('created_at', query.cursor) };
-    const rows = await inScope(scope, (tx) =>
-      Subscription.findAll({ where, attributes: { include: [keysetAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
-    );
+    const filter = { orgId: scope ?? undefined, status: query.status, plan: query.plan, user_id: query.user_id };
+    const rows = await inScope(scope, (tx) => listSubscriptionsPage(tx, filter, query.cursor, query.limit));
     res.json(pageOf(rows, query.limit, keysetOf, toSubscriptionResource));
   };
 
   const listCommunicationLogs: RequestHandler = async (req, res) => {
     const query = req.query as unknown as PageQuery & { status?: string; template?: string; recipient?: string };
     const scope = scopeOf(req);
-    const where: WhereOptions = {
-      ...(scope ? { org_id: scope } : {}),
-      ...equalities(query, ['status', 'template']),
-      [Op.and]: [
-        // recipient_lower (migration 0009) is what its index serves under row-level security; lower(recipient) could not be
-        ...(query.recipient ? [sqlWhere(col('recipient_lower'), query.recipient.toLowerCase())] : []),
-        ...afterKeyset('created_at', query.cursor),
-      ],
-    };
-    const rows = await inScope(scope, (tx) =>
-      CommunicationLog.findAll({ where, attributes: { include: [keysetAttribute('created_at')] }, order: [['created_at', 'DESC'], ['id', 'DESC']], limit: query.limit + 1, transaction: tx }),
-    );
+    const filter = { orgId: scope ?? undefined, status: query.status, template: query.template, recipient: query.recipient };
+    const rows = await inScope(scope, (tx) => listCommunicationLogsPage(tx, filter, query.cursor, query.limit));
     res.json(pageOf(rows, query.limit, keysetOf, toCommunicationLogResource));
   };
 
@@ -208,7 +157,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
       summary: 'Received webhook events, newest first',
       guards: [authenticate, authorize('integrations:read')],
       request: {
-        query: Joi.object({ ...page, service: Joi.string().valid(...SERVICE_VALUES), status: Joi.string().valid(...EVENT_STATUS_VALUES), event_type: Joi.string().max(100), since, until: since }),
+        query: Joi.object({ ...page, service: Joi.string().valid(...INTEGRATION_SERVICES), status: Joi.string().valid(...WEBHOOK_EVENT_STATUSES), event_type: Joi.string().max(100), since, until: since }),
       },
       responses: { 200: { description: 'A page of events', schema: pageSchema(eventSchema, 'WebhookEventPage') }, ...problems, ...invalid },
       handler: listEvents,
@@ -241,7 +190,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
       guards: [authenticate, authorize('integrations:replay')],
       request: {
         query: Joi.object(orgParam),
-        body: Joi.object({ service: Joi.string().valid(...SERVICE_VALUES), since, until: since, dry_run: Joi.boolean().default(false) }),
+        body: Joi.object({ service: Joi.string().valid(...INTEGRATION_SERVICES), since, until: since, dry_run: Joi.boolean().default(false) }),
       },
       responses: { 200: { description: 'How many matched and how many were re-enqueued', schema: replaySchema }, ...problems, ...invalid },
       handler: replayDead,
@@ -253,7 +202,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
       summary: 'Subscriptions synced from the payment provider, newest first',
       guards: [authenticate, authorize('subscriptions:read')],
       request: {
-        query: Joi.object({ ...page, status: Joi.string().valid('active', 'trialing', 'past_due', 'canceled', 'failed'), plan: Joi.string().valid('basic', 'professional', 'enterprise'), user_id: uuid }),
+        query: Joi.object({ ...page, status: Joi.string().valid(...SUBSCRIPTION_STATUSES), plan: Joi.string().valid(...PLANS), user_id: uuid }),
       },
       responses: { 200: { description: 'A page of subscriptions', schema: pageSchema(subscriptionSchema, 'SubscriptionPage') }, ...problems, ...invalid },
       handler: listSubscriptions,

@@ -1,6 +1,6 @@
 import type { SecretBox } from '@saas/auth';
 import type { IntegrationService } from '@saas/contracts';
-import { isUuid, sql, type Database, type OrgStatus } from '@saas/db';
+import { findActiveSourceWithOrg, isUuid, type Database, type OrgStatus } from '@saas/db';
 import { signingKeys } from '../webhooks/signature';
 
 /** What verifying and routing a delivery to a source endpoint needs, decrypted once per cache fill. */
@@ -12,17 +12,6 @@ export interface ActiveSource {
   service: IntegrationService;
   /** The signing keys valid at `atMs`: the current secret's, and the previous one's until it expires (a rotation's overlap). */
   keysAt(atMs: number): Buffer[];
-}
-
-interface SourceRow {
-  id: string;
-  org_id: string;
-  service: IntegrationService;
-  secret_ciphertext: string;
-  previous_secret_ciphertext: string | null;
-  previous_secret_expires_at: Date | null;
-  org_slug: string;
-  org_status: OrgStatus;
 }
 
 interface Entry {
@@ -88,14 +77,7 @@ export class SourceRegistry {
   }
 
   private async query(id: string): Promise<ActiveSource | null> {
-    // The source id is all an unauthenticated delivery names: resolving it is platform work across organizations.
-    const [row] = await this.db.readAsSystem<SourceRow>(
-      'webhook: resolve a source',
-      sql`SELECT s.id, s.org_id, s.service, s.secret_ciphertext, s.previous_secret_ciphertext, s.previous_secret_expires_at,
-                 o.slug AS org_slug, o.status AS org_status
-            FROM integration_sources s JOIN organizations o ON o.id = s.org_id
-           WHERE s.id = ${id} AND s.status = 'active'`,
-    );
+    const row = await findActiveSourceWithOrg(this.db, id);
     if (!row) return null;
     const current = signingKeys(this.box.open(row.secret_ciphertext, row.id));
     const previous = row.previous_secret_ciphertext ? signingKeys(this.box.open(row.previous_secret_ciphertext, row.id)) : [];

@@ -1,13 +1,13 @@
 import type { Request, RequestHandler } from 'express';
-import { withOrgScope, type SecretBox } from '@saas/auth';
+import { type SecretBox } from '@saas/auth';
 import { Joi, type WebhookGatewayConfig } from '@saas/config';
 import { INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
-import { isUuid, keysetCursor, keysetOf, limitParam, pageOf, type KeysetCursor, type Transaction } from '@saas/db';
+import { isUuid, keysetCursor, keysetOf, limitParam, listIntegrationSources, pageOf, type KeysetCursor, type Transaction } from '@saas/db';
 import { ApiRouter, ValidationError } from '@saas/http';
 import { authorize, requirePrincipal, resolveOrgScope } from '@saas/rbac';
 import type { ServiceRuntime } from '@saas/runtime';
 import type { SourceRegistry } from './registry';
-import { createSource, deleteSource, findSource, listSources, rotateSource, toSourceResource, updateSource, type SourceActor } from './sources';
+import { createSource, deleteSource, findSource, rotateSource, toSourceResource, updateSource, type SourceActor } from './sources';
 
 const uuid = Joi.string().custom((value: string, helpers) => (isUuid(value) ? value.toLowerCase() : helpers.error('string.guid'))).messages({
   'string.guid': '{{#label}} must be a UUID',
@@ -55,7 +55,7 @@ export function sourceRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>, box:
   const { db } = runtime;
   /** The caller's organization scope for `org_id` (a superadmin: that one, or every organization). */
   const scopeOf = (req: Request, orgId?: string) => resolveOrgScope(requirePrincipal(req.principal), orgId);
-  const inScope = <T>(scope: string | null, work: (tx: Transaction) => Promise<T>) => withOrgScope(db, scope, 'a superadmin manages integration sources', work);
+  const inScope = <T>(scope: string | null, work: (tx: Transaction) => Promise<T>) => db.withOrgScope(scope, 'a superadmin manages integration sources', work);
   const idOf = (req: Request) => String(req.params['id']);
 
   const create: RequestHandler = async (req, res) => {
@@ -69,7 +69,7 @@ export function sourceRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>, box:
   const list: RequestHandler = async (req, res) => {
     const query = req.query as unknown as { org_id?: string; service?: IntegrationService; status?: 'active' | 'disabled'; limit: number; cursor?: KeysetCursor };
     const orgScope = scopeOf(req, query.org_id);
-    const rows = await inScope(orgScope, (tx) => listSources(tx, { ...query, orgScope }));
+    const rows = await inScope(orgScope, (tx) => listIntegrationSources(tx, { ...query, orgScope }));
     res.json(pageOf(rows, query.limit, keysetOf, toSourceResource));
   };
 

@@ -7,6 +7,7 @@ import { AuditLog, Database, WebhookEvent, type Organization, type User } from '
 import { createRuntime } from '@saas/runtime';
 import { createOrg, createUser, startApp, testConfig, unique } from '@saas/testing';
 import { buildWebhookApp } from '../app';
+import { createWebhookComponents } from '../webhooks/components';
 import { bearer, call } from '../integrations/integrations.spec-helper';
 import { exampleEvent, send, storedEvents } from '../webhooks/webhooks.spec-helper';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const runtime = createRuntime({ service: 'webhook-gateway', config, logger: pino({ level: 'trace' }, sink) });
   runtime.broker.channel.on('error', () => undefined);
   await runtime.broker.channel.waitForConnect();
-  const app = await startApp(buildWebhookApp(runtime));
+  const app = await startApp(buildWebhookApp(runtime, createWebhookComponents(runtime)));
   url = app.url;
   close = async () => (await app.close(), await runtime.close());
   superadmin = await createUser(db, { role: 'superadmin' });

@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { Op, type WhereOptions } from 'sequelize';
 import { appendAudit } from '@saas/audit';
 import type { SecretBox } from '@saas/auth';
 import { ENDPOINT_OF_SERVICE, type IntegrationService } from '@saas/contracts';
-import { afterKeyset, IntegrationSource, keysetAttribute, Organization, type KeysetCursor, type SourceStatus, type Transaction } from '@saas/db';
+import {
+  findIntegrationSource,
+  insertIntegrationSource,
+  markIntegrationSourceDeleted,
+  shareLockOrganization,
+  storeIntegrationSourceSecret,
+  updateIntegrationSourceSettings,
+  type IntegrationSource,
+  type Transaction,
+} from '@saas/db';
 import { ConflictError, NotFoundError } from '@saas/http';
 import { iso } from '../integrations/resources';
 
@@ -57,47 +65,20 @@ export async function createSource(
   input: { orgId: string; service: IntegrationService; name?: string },
   actor: SourceActor,
 ): Promise<{ source: IntegrationSource; secret: string }> {
-  const org = await Organization.findByPk(input.orgId, { transaction: tx, lock: tx.LOCK.KEY_SHARE });
+  const org = await shareLockOrganization(tx, input.orgId);
   if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
   if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
-  const source = IntegrationSource.build({ org_id: org.id, service: input.service, name: input.name ?? input.service, status: 'active' });
   const secret = generateSecret();
-  source.secret_ciphertext = box.seal(secret, source.id);
-  await source.save({ transaction: tx });
+  const source = await insertIntegrationSource(tx, { org_id: org.id, service: input.service, name: input.name ?? input.service }, (id) => box.seal(secret, id));
   await auditSource(tx, source, 'created', actor, { name: source.name });
   return { source, secret };
 }
 
 /** A source the transaction can see and that is not deleted (else 404), locked for a change when `forUpdate`. */
 export async function findSource(tx: Transaction, id: string, forUpdate = false): Promise<IntegrationSource> {
-  const source = await IntegrationSource.findByPk(id, { transaction: tx, ...(forUpdate ? { lock: tx.LOCK.UPDATE } : {}) });
+  const source = await findIntegrationSource(tx, id, forUpdate);
   if (!source || source.status === 'deleted') throw new NotFoundError('source_not_found', 'Integration source not found');
   return source;
-}
-
-export interface SourceListQuery {
-  orgScope: string | null;
-  service?: IntegrationService;
-  status?: Exclude<SourceStatus, 'deleted'>;
-  limit: number;
-  cursor?: KeysetCursor;
-}
-
-/** Sources newest first (deleted ones are gone from lists); `limit + 1` rows, for `pageOf`. */
-export function listSources(tx: Transaction, query: SourceListQuery): Promise<IntegrationSource[]> {
-  const where: WhereOptions = {
-    ...(query.orgScope ? { org_id: query.orgScope } : {}),
-    ...(query.service ? { service: query.service } : {}),
-    status: query.status ?? { [Op.ne]: 'deleted' },
-    [Op.and]: afterKeyset('created_at', query.cursor),
-  };
-  return IntegrationSource.findAll({
-    where,
-    attributes: { include: [keysetAttribute('created_at')] },
-    order: [['created_at', 'DESC'], ['id', 'DESC']],
-    limit: query.limit + 1,
-    transaction: tx,
-  });
 }
 
 /** Renames and/or disables or re-enables a source; audited with what changed. */
@@ -106,7 +87,7 @@ export async function updateSource(tx: Transaction, source: IntegrationSource, c
   if (changes.name !== undefined && changes.name !== source.name) changed['name'] = { from: source.name, to: changes.name };
   if (changes.status !== undefined && changes.status !== source.status) changed['status'] = { from: source.status, to: changes.status };
   if (!Object.keys(changed).length) return source;
-  await source.update({ ...(changed['name'] ? { name: changes.name } : {}), ...(changed['status'] ? { status: changes.status } : {}) }, { transaction: tx });
+  await updateIntegrationSourceSettings(tx, source, { ...(changed['name'] ? { name: changes.name } : {}), ...(changed['status'] ? { status: changes.status } : {}) });
   await auditSource(tx, source, 'updated', actor, { changes: changed });
   return source;
 }
@@ -126,24 +107,18 @@ export async function rotateSource(
   const secret = generateSecret();
   const now = Date.now();
   const previousExpiresAt = overlapSeconds > 0 ? new Date(now + overlapSeconds * 1000) : null;
-  await source.update(
-    {
-      secret_ciphertext: box.seal(secret, source.id),
-      previous_secret_ciphertext: previousExpiresAt ? source.secret_ciphertext : null,
-      previous_secret_expires_at: previousExpiresAt,
-      secret_rotated_at: new Date(now),
-    },
-    { transaction: tx },
-  );
+  await storeIntegrationSourceSecret(tx, source, {
+    secretCiphertext: box.seal(secret, source.id),
+    previousSecretCiphertext: previousExpiresAt ? source.secret_ciphertext : null,
+    previousExpiresAt,
+    rotatedAt: new Date(now),
+  });
   await auditSource(tx, source, 'rotated', actor, { overlap_seconds: overlapSeconds, previous_secret_expires_at: iso(previousExpiresAt) });
   return { secret, previousExpiresAt };
 }
 
 /** Deletes a source: its secrets are erased, it answers 404 from now on; its events stay (they name it). Audited. */
 export async function deleteSource(tx: Transaction, source: IntegrationSource, actor: SourceActor): Promise<void> {
-  await source.update(
-    { status: 'deleted', secret_ciphertext: null, previous_secret_ciphertext: null, previous_secret_expires_at: null, deleted_at: new Date() },
-    { transaction: tx },
-  );
+  await markIntegrationSourceDeleted(tx, source);
   await auditSource(tx, source, 'deleted', actor, { name: source.name });
 }

@@ -20,21 +20,18 @@ export interface WebhookComponents {
 
 const ORG_CACHE_TTL_MS = 5000;
 const SOURCE_CACHE_TTL_MS = 5000;
-const byRuntime = new WeakMap<ServiceRuntime<WebhookGatewayConfig>, WebhookComponents>();
 
 /**
- * The webhook gateway's long-lived parts, one set per runtime: the routes use them, and main.ts starts the relay
- * and drains the pipeline on shutdown.
+ * The webhook gateway's long-lived parts, built once by main.ts (or a test) and handed to buildWebhookApp: the
+ * routes use them, and main.ts starts the relay and drains the pipeline on shutdown.
  */
-export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>): WebhookComponents {
-  let components = byRuntime.get(runtime);
-  if (components) return components;
+export function createWebhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>): WebhookComponents {
   const { config, db, broker, logger } = runtime;
   const metrics = createWebhookMetrics(runtime.metrics.registry);
   // A direct publish that takes longer than this is handed to the relay, which only looks at older rows.
   const publishTimeoutMs = Math.max(1000, Math.min(10000, Math.floor(config.OUTBOX_RELAY_MIN_AGE_MS / 2)));
   const secrets = new SecretBox(config.INTEGRATION_SECRETS_KEY);
-  components = {
+  return {
     metrics,
     organizations: new OrganizationResolver(db, ORG_CACHE_TTL_MS),
     secrets,
@@ -64,6 +61,4 @@ export function webhookComponents(runtime: ServiceRuntime<WebhookGatewayConfig>)
       onRelayed: (n) => metrics.published.inc({ path: 'relay' }, n),
     }),
   };
-  byRuntime.set(runtime, components);
-  return components;
 }

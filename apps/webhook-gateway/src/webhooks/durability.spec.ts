@@ -1,7 +1,6 @@
 import net from 'node:net';
+import { returnEventsToOutbox } from '@saas/db';
 import { createOrg, eventually, freePort } from '@saas/testing';
-import { returnToOutbox } from '@saas/messaging';
-import { webhookComponents } from './components';
 import { QueueWatcher, exampleEvent, secretOf, send, startGateway, storedEvents, type GatewayUnderTest } from './webhooks.spec-helper';
 
 /** A TCP hop to the real RabbitMQ that the test opens and closes: "the broker" is down while it is closed. */
@@ -74,7 +73,7 @@ describe('outbox', () => {
     const proxy = await BrokerProxy.onFreePort();
     cleanups.push(() => proxy.close());
     const gw = await gatewayBehindClosedBroker(proxy);
-    const { relay, metrics } = webhookComponents(gw.runtime);
+    const { relay, metrics } = gw.components;
     relay.start();
     cleanups.push(() => relay.stop());
 
@@ -106,8 +105,8 @@ describe('outbox', () => {
     const row = await eventually(async () => (await storedEvents(gw.runtime, [eventId])).find((e) => !e.in_outbox));
     const outboxState = (sql: string) => gw.runtime.db.asSystem('test', (transaction) => gw.runtime.db.sequelize.query(sql, { bind: [row.id], transaction }));
     await outboxState("UPDATE webhook_events SET received_at = now() - interval '1 hour' WHERE id = $1");
-    await gw.runtime.db.asSystem('test replay', (tx) => returnToOutbox(gw.runtime.db, tx, [row]));
-    const { relay } = webhookComponents(gw.runtime);
+    await gw.runtime.db.asSystem('test replay', (tx) => returnEventsToOutbox(tx, gw.runtime.db, [row]));
+    const { relay } = gw.components;
     await relay.pass();
     expect((await storedEvents(gw.runtime, [eventId]))[0].in_outbox).toBe(true);
     await outboxState("UPDATE webhook_outbox SET enqueued_at = now() - interval '1 minute' WHERE event_id = $1");
@@ -128,7 +127,7 @@ describe('outbox', () => {
     cleanups.push(() => watcher.stop());
     for (const r of replicas) {
       await r.runtime.broker.channel.waitForConnect();
-      const { relay } = webhookComponents(r.runtime);
+      const { relay } = r.components;
       relay.start();
       cleanups.push(() => relay.stop());
     }

@@ -1,29 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { IntegrationService } from '@saas/contracts';
-import { sql, sqlList, type Database, type SqlValue } from '@saas/db';
+import { storeWebhookEvents, type Database, type OutboxEventRow, type WebhookEventToStore } from '@saas/db';
 import { isDatabaseUnavailable, ServiceUnavailableError } from '@saas/http';
-import { OUTBOX_INSERT, PublishedMarker, publishIntegrationEvents, type Broker, type PublishableEvent } from '@saas/messaging';
+import { PublishedMarker, publishIntegrationEvents, type Broker } from '@saas/messaging';
 import type { WebhookMetrics } from './metrics';
-
-/** One validated event of a known, active organization, ready to be stored. */
-export interface IngestItem {
-  orgId: string;
-  service: IntegrationService;
-  /** The integration source that delivered it; null at a platform endpoint. */
-  sourceId: string | null;
-  eventId: string;
-  eventType: string;
-  timestamp: Date;
-  /** The event as received (unknown fields included), serialized. */
-  payloadJson: string;
-  requestId: string;
-}
 
 export type IngestResult = 'accepted' | 'duplicate';
 
 interface Submission {
-  items: IngestItem[];
+  items: WebhookEventToStore[];
   resolve: (results: IngestResult[]) => void;
   reject: (err: unknown) => void;
 }
@@ -48,32 +33,6 @@ export interface IngestPipelineOptions {
 const RETRY_AFTER_SECONDS = 5;
 const isDeadlock = (err: unknown) => ['40P01', '40001'].includes((err as { parent?: { code?: string } })?.parent?.code ?? '');
 
-// One statement per group: a multi-row INSERT of the events, and their outbox rows. Within a group every key appears
-// once (repeats are folded into `dups`); a key already stored is counted as a duplicate on the original row.
-// `xmax = 0` tells a fresh insert from an update; only fresh events enter the outbox. Values are escaped literals
-// (`sql`): the statement goes out in one round trip with its context (`Database.writeAsSystem`).
-const insertStatement = (rows: { item: IngestItem; dups: number }[]) => {
-  const column = (value: (row: { item: IngestItem; dups: number }) => SqlValue) => sqlList(rows.map(value));
-  return sql`
-  WITH stored AS (
-    INSERT INTO webhook_events AS e
-           (org_id, service, source_id, event_id, event_type, event_timestamp, payload, request_id, duplicate_count, last_duplicate_at)
-    SELECT t.org_id, t.service, t.source_id, t.event_id, t.event_type, t.event_timestamp, t.payload::jsonb, t.request_id, t.dups,
-           CASE WHEN t.dups > 0 THEN now() END
-      FROM unnest(ARRAY[${column((r) => r.item.orgId)}]::uuid[], ARRAY[${column((r) => r.item.service)}]::text[],
-                  ARRAY[${column((r) => r.item.sourceId)}]::uuid[],
-                  ARRAY[${column((r) => r.item.eventId)}]::text[], ARRAY[${column((r) => r.item.eventType)}]::text[],
-                  ARRAY[${column((r) => r.item.timestamp.toISOString())}]::timestamptz[], ARRAY[${column((r) => r.item.payloadJson)}]::text[],
-                  ARRAY[${column((r) => r.item.requestId)}]::text[], ARRAY[${column((r) => r.dups)}]::int[])
-           AS t(org_id, service, source_id, event_id, event_type, event_timestamp, payload, request_id, dups)
-    ON CONFLICT (org_id, service, event_id) DO UPDATE
-       SET duplicate_count = e.duplicate_count + EXCLUDED.duplicate_count + 1,
-           last_duplicate_at = now()
-    RETURNING e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id, (e.xmax = 0) AS inserted
-  ), enqueued AS (${OUTBOX_INSERT})
-  SELECT * FROM stored`;
-};
-
 const keyOf = (item: { orgId: string; service: string; eventId: string }) => `${item.orgId}\u0000${item.service}\u0000${item.eventId}`;
 
 /**
@@ -96,7 +55,7 @@ export class IngestPipeline {
     this.marker = new PublishedMarker(options.db, options.markWindowMs);
   }
 
-  submit(items: IngestItem[]): Promise<IngestResult[]> {
+  submit(items: WebhookEventToStore[]): Promise<IngestResult[]> {
     if (!items.length) return Promise.resolve([]);
     return new Promise<IngestResult[]>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
@@ -178,7 +137,7 @@ export class IngestPipeline {
 
   private async commit(group: Submission[]): Promise<IngestResult[][]> {
     const { db, metrics } = this.options;
-    const rows = new Map<string, { item: IngestItem; dups: number }>();
+    const rows = new Map<string, { item: WebhookEventToStore; dups: number }>();
     for (const { items } of group) {
       for (const item of items) {
         const key = keyOf(item);
@@ -192,7 +151,7 @@ export class IngestPipeline {
     const started = performance.now();
     // A group holds events of many organizations (each resolved by us, never taken from the client), so it
     // commits as one system-scoped statement rather than one forOrg transaction per organization.
-    const stored = await db.writeAsSystem<PublishableEvent & { inserted: boolean }>('webhook ingest', insertStatement(ordered));
+    const stored = await storeWebhookEvents(db, ordered);
     metrics.groupSize.observe(ordered.length);
     metrics.commitLatency.observe((performance.now() - started) / 1000);
 
@@ -210,7 +169,7 @@ export class IngestPipeline {
   }
 
   /** After the commit, off the request path: publish the new events together, then mark the confirmed ones. */
-  private publish(events: PublishableEvent[]): void {
+  private publish(events: OutboxEventRow[]): void {
     const { broker, logger, metrics, publishTimeoutMs } = this.options;
     // While disconnected the channel would only buffer in memory: leave the events to the outbox relay instead.
     if (!events.length || !broker.isConnected()) return;

@@ -1,5 +1,4 @@
-import { QueryTypes } from 'sequelize';
-import { isUuid, type Database, type OrgStatus } from '@saas/db';
+import { isUuid, resolveWebhookOrganizations, type Database, type OrgStatus } from '@saas/db';
 
 export interface ResolvedOrg {
   id: string;
@@ -59,13 +58,7 @@ export class OrganizationResolver {
   private async query(refs: string[]): Promise<Map<string, ResolvedOrg>> {
     const ids = refs.filter(isUuid).map((r) => r.toLowerCase());
     const slugs = refs.map((r) => r.toLowerCase());
-    // Resolving a tenant from an unauthenticated reference is platform work across organizations.
-    const rows = await this.db.asSystem('webhook: resolve organization', (transaction) =>
-      this.db.sequelize.query<{ id: string; slug: string; status: OrgStatus }>(
-        'SELECT id, slug, status FROM organizations WHERE slug = ANY($1::text[]) OR id = ANY($2::uuid[])',
-        { bind: [slugs, ids], type: QueryTypes.SELECT, transaction },
-      ),
-    );
+    const rows = await resolveWebhookOrganizations(this.db, slugs, ids);
     const found = new Map<string, ResolvedOrg>();
     for (const ref of refs) {
       const key = ref.toLowerCase();

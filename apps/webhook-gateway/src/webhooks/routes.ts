@@ -13,13 +13,13 @@ import {
   type SingleWebhookResponse,
   type WebhookEnvelope,
 } from '@saas/contracts';
+import type { WebhookEventToStore } from '@saas/db';
 import { Joi, type WebhookGatewayConfig } from '@saas/config';
 import { ApiRouter, AppError, ValidationError, type ResponseSpec } from '@saas/http';
 import type { ServiceRuntime } from '@saas/runtime';
 import type { ActiveSource } from '../sources/registry';
 import { parseVerifiedJson, readRawJsonBody } from './body';
-import { webhookComponents } from './components';
-import type { IngestItem } from './ingest';
+import type { WebhookComponents } from './components';
 import type { ResolvedOrg } from './organizations';
 import { periodMs, webhookRateLimit } from './rate-limit';
 import { SignatureVerifier, signingKeys, WebhookSignatureError } from './signature';
@@ -90,9 +90,9 @@ const signatureHeaders = (secretName: string) => [
  * `POST /webhooks/<service-endpoint>/<source_id>` (a source: its organization). Each request goes rate limit → raw
  * body (size-limited) → signature → JSON parse (depth-limited) → validation, so an unsigned body costs no parse.
  */
-export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): ApiRouter {
+export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>, components: WebhookComponents): ApiRouter {
   const { config, logger, redis } = runtime;
-  const { metrics, organizations, pipeline, sources } = webhookComponents(runtime);
+  const { metrics, organizations, pipeline, sources } = components;
   const verifier = new SignatureVerifier(config.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS);
   const router = new ApiRouter();
 
@@ -162,7 +162,7 @@ export function webhookRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>): Ap
       checks.forEach((check, index) => {
         if (!check.ok) outcomes[index] = { eventId: check.eventId, result: 'rejected', code: check.code, errors: check.errors };
       });
-      const items: { index: number; item: IngestItem }[] = [];
+      const items: { index: number; item: WebhookEventToStore }[] = [];
       valid.forEach(({ check, index }, i) => {
         const placement = placements[i] as Placement;
         const refused: { code: RejectionCode; message: string } | null =

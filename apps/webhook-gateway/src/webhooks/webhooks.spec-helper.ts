@@ -11,6 +11,7 @@ import { createRuntime, type ServiceRuntime } from '@saas/runtime';
 // App tests need the shared test kit; the boundary rule is about production code.
 import { startApp, testConfig, unique, type StartedApp } from '@saas/testing';
 import { buildWebhookApp } from '../app';
+import { createWebhookComponents, type WebhookComponents } from './components';
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '../../../../examples/webhooks');
 
@@ -24,6 +25,7 @@ export interface GatewayUnderTest {
   runtime: ServiceRuntime<WebhookGatewayConfig>;
   app: StartedApp;
   config: WebhookGatewayConfig;
+  components: WebhookComponents;
   close(): Promise<void>;
 }
 
@@ -35,8 +37,9 @@ export async function startGateway(overrides: Record<string, string | number | b
   runtime.broker.channel.on('error', () => undefined);
   // Requests of a test should meet a connected Redis (unless the test points it at a dead address on purpose).
   if (!overrides['REDIS_URL'] && runtime.redis.status !== 'ready') await once(runtime.redis, 'ready');
-  const app = await startApp(buildWebhookApp(runtime));
-  return { runtime, app, config, close: async () => (await app.close(), await runtime.close()) };
+  const components = createWebhookComponents(runtime);
+  const app = await startApp(buildWebhookApp(runtime, components));
+  return { runtime, app, config, components, close: async () => (await app.close(), await runtime.close()) };
 }
 
 export function secretOf(config: WebhookGatewayConfig, service: IntegrationService): string {

@@ -1,3 +1,4 @@
+import type { IntegrationService as ServiceName, WebhookEventStatus } from '@saas/contracts';
 import { col, where, type WhereOptions } from 'sequelize';
 import { Column, DataType, Model, Table } from 'sequelize-typescript';
 
@@ -6,8 +7,8 @@ import { Column, DataType, Model, Table } from 'sequelize-typescript';
 export type Role = 'superadmin' | 'admin' | 'user';
 export type UserStatus = 'pending' | 'active' | 'suspended' | 'inactive';
 export type OrgStatus = 'active' | 'suspended' | 'deleted';
-export type ServiceName = 'user_service' | 'payment_service' | 'communication_service';
-export type WebhookEventStatus = 'received' | 'queued' | 'processed' | 'retrying' | 'failed' | 'skipped';
+// the enumerations of the integration side are the contract's (libs/contracts)
+export type { IntegrationService as ServiceName, WebhookEventStatus } from '@saas/contracts';
 
 const uuidPk = { type: DataType.UUID, primaryKey: true, defaultValue: DataType.UUIDV4 };
 const tableOptions = { underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' } as const;

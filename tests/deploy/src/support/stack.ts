@@ -12,7 +12,7 @@ import { buildGatewayApp } from '../../../../apps/api-gateway/src/app';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildIdentityApp } from '../../../../apps/identity-service/src/app';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { buildWebhookApp } from '../../../../apps/webhook-gateway/src/app';
+import { buildWebhookApp, createWebhookComponents } from '../../../../apps/webhook-gateway/src/app';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildWorkerApp } from '../../../../apps/integration-worker/src/app';
 // eslint-disable-next-line @nx/enforce-module-boundaries
@@ -60,7 +60,7 @@ export async function startStack(
   const identityRuntime = await runtimeOf('identity-service', testConfig<IdentityServiceConfig>('identity-service', common));
   const identity = await serve(identityRuntime, buildIdentityApp(identityRuntime), identityRuntime.close);
   const webhookRuntime = await runtimeOf('webhook-gateway', testConfig<WebhookGatewayConfig>('webhook-gateway', common));
-  const webhooks = await serve(webhookRuntime, buildWebhookApp(webhookRuntime), webhookRuntime.close);
+  const webhooks = await serve(webhookRuntime, buildWebhookApp(webhookRuntime, createWebhookComponents(webhookRuntime)), webhookRuntime.close);
   let worker: Stack['worker'];
   if (options.worker) {
     const workerRuntime = await runtimeOf('integration-worker', testConfig<IntegrationWorkerConfig>('integration-worker', { ...common, ...options.workerOverrides }));

@@ -1,4 +1,10 @@
-import { selectRows, sql, sqlList, type AttemptRecord, type Database, type SqlStatement, type Transaction, type WebhookEvent } from '@saas/db';
+import type { Database, Transaction } from '../database';
+import type { AttemptRecord, WebhookEvent } from '../models';
+import { sql, sqlList, type SqlStatement } from '../one-trip';
+import { selectRows } from '../raw-sql';
+
+// The integration worker's statements on webhook_events: the rows of incoming deliveries, their lock while an attempt
+// is applied, and the attempts' outcomes.
 
 /** The webhook_events columns the worker reads, as plain rows (no model instances on the hot path). */
 export type EventRow = Pick<
@@ -22,7 +28,7 @@ const eventsById = (ids: string[]) =>
         FROM webhook_events WHERE id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`;
 
 /** The rows of `ids` of one organization, read in one round trip (no transaction of the caller's). */
-export async function loadEvents(db: Database, orgId: string, ids: string[]): Promise<Map<string, EventRow>> {
+export async function loadEventsForOrg(db: Database, orgId: string, ids: string[]): Promise<Map<string, EventRow>> {
   return byId(await db.readForOrg<EventRow>(orgId, eventsById(ids)));
 }
 
@@ -30,7 +36,7 @@ export async function loadEvents(db: Database, orgId: string, ids: string[]): Pr
  * The rows of `ids` in the transaction, each locked FOR UPDATE in one statement, in id order, so two transactions
  * locking overlapping sets never deadlock on them.
  */
-export async function lockEvents(tx: Transaction, ids: string[]): Promise<Map<string, EventRow>> {
+export async function lockEventsForUpdate(tx: Transaction, ids: string[]): Promise<Map<string, EventRow>> {
   return byId(await selectRows<EventRow>(tx, `${eventsById(ids).text} ORDER BY id FOR UPDATE`, []));
 }
 
