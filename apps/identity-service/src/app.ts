@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import type { IdentityServiceConfig } from '@saas/config';
 import { createServiceApp, type ServiceRuntime } from '@saas/runtime';
 import { createIdentityContext } from './context';
+import { refusalToHttp } from './refusals';
 import { auditRoutes } from './routes/audit-logs';
 import { organizationRoutes } from './routes/organizations';
 import { sessionRoutes } from './routes/session';
@@ -17,5 +18,6 @@ export function buildIdentityApp(runtime: ServiceRuntime<IdentityServiceConfig>)
       // session routes first: `/users/login` and `/users/activate` are not user ids
       routers: [sessionRoutes(ctx), userRoutes(ctx), organizationRoutes(ctx), ssoRoutes(ctx), auditRoutes(ctx), wellKnownRoutes(ctx)],
     },
+    errorMap: refusalToHttp,
   });
 }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import express, { type Express, type Request, type RequestHandler } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { ApiRouter, buildOpenApiDocument, type OpenApiInfo } from './api-router';
@@ -26,6 +26,8 @@ export interface HttpAppOptions {
   api?: { info: OpenApiInfo; routers: ApiRouter[] };
   /** Mounts anything else (e.g. a proxy) between the common middleware and the 404/error handlers. */
   routes?: (app: Express) => void;
+  /** Turns a domain error into an HTTP one (an AppError) before the problem handler answers; others pass unchanged. */
+  errorMap?: (err: unknown) => unknown;
 }
 
 export function parseTrustProxy(value: string): boolean | number | string {
@@ -121,6 +123,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   }
   options.routes?.(app);
   app.use(notFoundHandler);
+  const { errorMap } = options;
+  if (errorMap) app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => next(errorMap(err)));
   app.use(problemErrorHandler());
   return app;
 }

@@ -1,5 +1,5 @@
 import { isUniqueViolation, uniqueConstraintName } from '@saas/db';
-import { ConflictError } from '@saas/http';
+import { IdentityRefusal } from './refusals';
 
 const UNIQUE_CONFLICTS: Record<string, [code: string, detail: string]> = {
   users_email_key: ['email_taken', 'A user with this email already exists'],
@@ -8,7 +8,7 @@ const UNIQUE_CONFLICTS: Record<string, [code: string, detail: string]> = {
 };
 
 /**
- * Runs a write and turns a unique violation into 409. Thrown inside the transaction, it rolls everything back:
+ * Runs a write and turns a unique violation into a `conflict` refusal (409 at the edge). Thrown inside the transaction, it rolls everything back:
  * a duplicate writes nothing.
  */
 export async function refuseDuplicates<T>(write: () => Promise<T>): Promise<T> {
@@ -17,6 +17,6 @@ export async function refuseDuplicates<T>(write: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     const [code, detail] = UNIQUE_CONFLICTS[uniqueConstraintName(err) ?? ''] ?? ['duplicate', 'The resource already exists'];
-    throw new ConflictError(code, detail);
+    throw new IdentityRefusal('conflict', code, detail);
   }
 }

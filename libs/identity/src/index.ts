@@ -1,3 +1,4 @@
+export * from './refusals';
 export * from './bootstrap';
 export * from './tokens';
 export * from './passwords';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { consumeUsableInvites, findUsableInvite, findUser, insertInvite, lockUser, revokeUnusedInvites, type Transaction, type User } from '@saas/db';
-import { BadRequestError } from '@saas/http';
+import { IdentityRefusal } from './refusals';
 
 export interface IssuedInvite {
   invite_token: string;
@@ -24,7 +24,7 @@ export async function issueInvite(tx: Transaction, user: User, ttlHours: number,
   return { invite_token: token, expires_at: expiresAt.toISOString() };
 }
 
-const invalidInvite = () => new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
+const invalidInvite = () => new IdentityRefusal('bad_request', 'invalid_invite', 'The invite token is invalid, used or expired');
 
 /** The invited user if still pending; otherwise the same 400 as for an unusable token. */
 async function pendingInvitee(tx: Transaction, userId: string | undefined, lock: boolean): Promise<User> {

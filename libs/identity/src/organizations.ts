@@ -9,7 +9,7 @@ import {
   type Transaction,
   type User,
 } from '@saas/db';
-import { ConflictError } from '@saas/http';
+import { IdentityRefusal } from './refusals';
 import { audit, type Actor } from './actor';
 import { refuseDuplicates } from './conflicts';
 import { issueInvite, type IssuedInvite } from './invites';
@@ -67,7 +67,7 @@ export interface OrganizationChanges {
  * cached token state.
  */
 export async function updateOrganization(tx: Transaction, org: Organization, changes: OrganizationChanges, actor: Actor): Promise<{ org: Organization; statusChanged: boolean }> {
-  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  if (org.status === 'deleted') throw new IdentityRefusal('conflict', 'organization_deleted', 'The organization is deleted');
   const changed: Record<string, { from: unknown; to: unknown }> = {};
   if (changes.name !== undefined && changes.name !== org.name) changed['name'] = { from: org.name, to: changes.name };
   if (changes.status !== undefined && changes.status !== org.status) changed['status'] = { from: org.status, to: changes.status };

@@ -16,7 +16,7 @@ import {
   type Transaction,
   type User,
 } from '@saas/db';
-import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '@saas/http';
+import { IdentityRefusal } from './refusals';
 import { audit, type Actor } from './actor';
 
 /**
@@ -56,11 +56,11 @@ export function toSsoConnectionResource(connection: SsoConnection) {
  * issuer). The client secret is sealed to the organization id. Audited `org.sso.configured`, without the secret.
  */
 export async function saveSsoConnection(tx: Transaction, org: Organization, settings: SsoConnectionSettings, box: SecretBox, actor: Actor): Promise<SsoConnection> {
-  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  if (org.status === 'deleted') throw new IdentityRefusal('conflict', 'organization_deleted', 'The organization is deleted');
   const existing = await lockSsoConnection(tx, org.id);
   const { client_secret: secret, ...fields } = settings;
   if (!existing && secret === undefined) {
-    throw new ValidationError([{ path: 'client_secret', message: 'client_secret is required to create a connection' }]);
+    throw new IdentityRefusal('invalid', 'validation_failed', 'The request is not valid', [{ path: 'client_secret', message: 'client_secret is required to create a connection' }]);
   }
   const values = { ...fields, ...(secret === undefined ? {} : { client_secret_ciphertext: box.seal(secret, org.id) }) };
   const bindingsCleared = existing && existing.issuer !== fields.issuer ? await clearSsoBindings(tx, org.id) : 0;
@@ -78,7 +78,7 @@ export async function saveSsoConnection(tx: Transaction, org: Organization, sett
 /** Removes the organization's connection and its users' bindings; audited `org.sso.removed`. 404 when there is none. */
 export async function removeSsoConnection(tx: Transaction, orgId: string, actor: Actor): Promise<void> {
   const removed = await deleteSsoConnection(tx, orgId);
-  if (!removed) throw new NotFoundError('sso_not_configured', 'The organization has no single sign-on connection');
+  if (!removed) throw new IdentityRefusal('not_found', 'sso_not_configured', 'The organization has no single sign-on connection');
   const bindingsCleared = await clearSsoBindings(tx, orgId);
   await audit(tx, actor, { orgId, action: 'org.sso.removed', targetType: 'organization', targetId: orgId, metadata: { bindings_cleared: bindingsCleared } });
 }
@@ -99,9 +99,9 @@ export type SsoRefusalReason =
   | 'no_account';
 
 /** Every refused SSO login answers the same 401; `reason` is for the audit log and the service log only. */
-export class SsoLoginRefusedError extends UnauthorizedError {
+export class SsoLoginRefusedError extends IdentityRefusal {
   constructor(readonly reason: SsoRefusalReason) {
-    super('sso_login_failed', 'Single sign-on failed');
+    super('unauthorized', 'sso_login_failed', 'Single sign-on failed');
   }
 }
 

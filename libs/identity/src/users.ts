@@ -17,7 +17,7 @@ import {
   type UserChangeValues,
   type UserStatus,
 } from '@saas/db';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '@saas/http';
+import { IdentityRefusal } from './refusals';
 import { audit, type Actor } from './actor';
 import { refuseDuplicates } from './conflicts';
 import { issueInvite, revokeInvites, type IssuedInvite } from './invites';
@@ -45,7 +45,7 @@ export interface NewMember extends ProfileFields {
  */
 async function lockExistingOrganization(tx: Transaction, orgId: string): Promise<Organization> {
   const org = await lockOrganization(tx, orgId);
-  if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
+  if (!org) throw new IdentityRefusal('not_found', 'organization_not_found', 'Organization not found');
   return org;
 }
 
@@ -54,7 +54,7 @@ async function assertAnotherActiveAdmin(tx: Transaction, user: User): Promise<vo
   if (user.role !== 'admin' || user.status !== 'active' || !user.org_id) return;
   await lockExistingOrganization(tx, user.org_id);
   const others = await countOtherActiveAdmins(tx, user.org_id, user.id);
-  if (others === 0) throw new ConflictError('last_active_admin', 'The last active admin of an organization cannot be demoted, suspended or deleted');
+  if (others === 0) throw new IdentityRefusal('conflict', 'last_active_admin', 'The last active admin of an organization cannot be demoted, suspended or deleted');
 }
 
 /**
@@ -70,8 +70,8 @@ export async function findOwnProfile(db: Database, userId: string, orgId: string
 /** Creates a member of an organization (an active one with a password, else pending with an invite) and audits it. */
 export async function createMember(tx: Transaction, input: NewMember, actor: Actor, inviteTtlHours: number): Promise<{ user: User; invite?: IssuedInvite }> {
   const org = await findOrganization(tx, input.orgId);
-  if (!org) throw new NotFoundError('organization_not_found', 'Organization not found');
-  if (org.status === 'deleted') throw new ConflictError('organization_deleted', 'The organization is deleted');
+  if (!org) throw new IdentityRefusal('not_found', 'organization_not_found', 'Organization not found');
+  if (org.status === 'deleted') throw new IdentityRefusal('conflict', 'organization_deleted', 'The organization is deleted');
   const user = await refuseDuplicates(() =>
     insertUser(tx, {
       org_id: org.id,
@@ -116,7 +116,7 @@ function diff(user: User, changes: object): ChangeSet {
 const valuesOf = (changed: ChangeSet) => Object.fromEntries(Object.entries(changed).map(([field, { to }]) => [field, to])) as UserChangeValues;
 
 function assertEditable(user: User): void {
-  if (user.role === 'superadmin') throw new ForbiddenError('superadmin_immutable', 'A superadmin cannot be changed here');
+  if (user.role === 'superadmin') throw new IdentityRefusal('forbidden', 'superadmin_immutable', 'A superadmin cannot be changed here');
 }
 
 /**
@@ -125,8 +125,8 @@ function assertEditable(user: User): void {
  */
 export async function updateMember(tx: Transaction, user: User, changes: MemberChanges, actor: Actor): Promise<{ user: User; tokensRevoked: boolean }> {
   assertEditable(user);
-  if (user.status === 'inactive') throw new ConflictError('user_inactive', 'The user is deleted');
-  if (changes.status === 'active' && user.status === 'pending') throw new ConflictError('user_pending', 'A pending user becomes active by accepting an invite');
+  if (user.status === 'inactive') throw new IdentityRefusal('conflict', 'user_inactive', 'The user is deleted');
+  if (changes.status === 'active' && user.status === 'pending') throw new IdentityRefusal('conflict', 'user_pending', 'A pending user becomes active by accepting an invite');
   const changed = diff(user, changes);
   if (!Object.keys(changed).length) return { user, tokensRevoked: false };
   const losesAdmin = (changed['role'] && changes.role !== 'admin') || (changed['status'] && changes.status !== 'active');
@@ -157,7 +157,7 @@ export async function deactivateMember(tx: Transaction, user: User, actor: Actor
 /** (Re)issues the invite of a pending user, revoking earlier ones; audited as `user.invited`. */
 export async function reinviteMember(tx: Transaction, user: User, actor: Actor, inviteTtlHours: number): Promise<IssuedInvite> {
   assertEditable(user);
-  if (user.status !== 'pending') throw new ConflictError('user_not_pending', 'Only a pending user can be invited');
+  if (user.status !== 'pending') throw new IdentityRefusal('conflict', 'user_not_pending', 'Only a pending user can be invited');
   const invite = await issueInvite(tx, user, inviteTtlHours, actor.actorId);
   await audit(tx, actor, { orgId: user.org_id, action: 'user.invited', targetType: 'user', targetId: user.id, metadata: { expires_at: invite.expires_at } });
   return invite;
@@ -189,7 +189,7 @@ export async function updateOwnProfile(
 export async function activateMember(tx: Transaction, user: User, passwordHash: string, actor: Omit<Actor, 'actorType' | 'actorId'>): Promise<User> {
   const org = user.org_id ? await findOrganization(tx, user.org_id) : null;
   // An invite into an organization that is not active opens nothing: the same answer as any unusable token.
-  if (org && org.status !== 'active') throw new BadRequestError('invalid_invite', 'The invite token is invalid, used or expired');
+  if (org && org.status !== 'active') throw new IdentityRefusal('bad_request', 'invalid_invite', 'The invite token is invalid, used or expired');
   await activateUserWithPassword(tx, user, passwordHash);
   await audit(tx, { ...actor, actorType: 'user', actorId: user.id }, { orgId: user.org_id, action: 'user.activated', targetType: 'user', targetId: user.id });
   return user;
