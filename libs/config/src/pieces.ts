@@ -291,14 +291,18 @@ export const serviceTrustPiece = {
   TRUST_PROXY: trustGatewayOnly,
 };
 
+/** Retry n (1-based) waits RETRY_BACKOFF_BASE × 2^(n−1) seconds, in whole milliseconds (the delay queues' TTLs). */
+export function retryDelayMs(base: number, retry: number): number {
+  return Math.max(1, Math.round(base * 1000 * 2 ** (retry - 1)));
+}
+
 /**
  * A retry waits its delay in the broker before its attempt, so an event may only count as stranded once the longest
  * delay of the ladder has passed (with a margin for the queue the retry joins after it).
  */
 export function strandedRetryAfterLongestDelay(value: { STRANDED_RETRY_AFTER_MS: number; MAX_RETRIES: number; RETRY_BACKOFF_BASE: number }, helpers: CustomHelpers) {
   if (value.MAX_RETRIES === 0) return value;
-  // the delay of the last retry, as libs/messaging retryDelayMs computes it
-  const longest = Math.round(value.RETRY_BACKOFF_BASE * 1000 * 2 ** (value.MAX_RETRIES - 1));
+  const longest = retryDelayMs(value.RETRY_BACKOFF_BASE, value.MAX_RETRIES);
   return value.STRANDED_RETRY_AFTER_MS > 2 * longest
     ? value
     : helpers.message({ custom: `STRANDED_RETRY_AFTER_MS must exceed twice the longest retry delay (RETRY_BACKOFF_BASE × 2^(MAX_RETRIES−1) = ${longest} ms)` });

@@ -83,7 +83,7 @@ describe('the outbox', () => {
     await markEventsPublished(db, [published!]);
     const before = (await outboxState([pending!])).get(pending!)!.enqueued_at!;
     await db.asSystem('test replay', (tx) =>
-      returnEventsToOutbox(tx, db, [
+      returnEventsToOutbox(tx, [
         { id: published!, org_id: org.id },
         { id: pending!, org_id: org.id },
       ]),

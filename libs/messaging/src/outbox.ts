@@ -102,7 +102,7 @@ export class OutboxRelay {
     if (broker.isConnected()) {
       // Cross-organization by nature (the outbox of every tenant), hence a system transaction.
       const relayed = await db.asSystem('outbox relay', async (transaction) => {
-        const rows = await claimUnpublishedEvents(transaction, db, minAgeMs / 1000, batchSize);
+        const rows = await claimUnpublishedEvents(transaction, minAgeMs / 1000, batchSize);
         if (!rows.length) return 0;
         full = rows.length === batchSize;
         const outcome = await publishIntegrationEvents(broker.channel, broker.names.eventsExchange, rows, {

@@ -1,8 +1,7 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import { HEADERS, type IntegrationMessage } from './message';
 import type { OutboxEventRow } from '@saas/db';
+import { HEADERS, type IntegrationMessage } from './message';
 import { routingKey } from './topology';
-
 
 export interface PublishOutcome {
   confirmed: string[];
@@ -45,15 +44,19 @@ export function publishIntegrationEvent(
 
 /**
  * Publishes a group of events at once and waits for all their confirms together: the confirm channel pipelines
- * them, so a group costs about one broker round trip instead of one per event.
+ * them, so a group costs about one broker round trip instead of one per event. `retryAttemptOf` gives each message
+ * its retry counter (default 0: a first delivery).
  */
-export async function publishIntegrationEvents(
+export async function publishIntegrationEvents<E extends OutboxEventRow>(
   channel: ChannelWrapper,
   exchange: string,
-  events: OutboxEventRow[],
-  options: { timeoutMs: number },
+  events: E[],
+  options: { timeoutMs: number; retryAttemptOf?: (event: E) => number },
 ): Promise<PublishOutcome> {
-  const settled = await Promise.allSettled(events.map((event) => publishIntegrationEvent(channel, exchange, event, options)));
+  const { timeoutMs, retryAttemptOf } = options;
+  const settled = await Promise.allSettled(
+    events.map((event) => publishIntegrationEvent(channel, exchange, event, { timeoutMs, retryAttempt: retryAttemptOf?.(event) })),
+  );
   const outcome: PublishOutcome = { confirmed: [], failed: [] };
   settled.forEach((result, i) => {
     if (result.status === 'fulfilled') outcome.confirmed.push(events[i].id);

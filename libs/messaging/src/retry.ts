@@ -1,7 +1,8 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConsumeMessage, MessagePropertyHeaders } from 'amqplib';
+import { retryDelayMs } from '@saas/config';
 import { HEADERS } from './message';
-import { RETRY_DELAY_HEADER, retryDelayMs, type TopologyNames } from './topology';
+import { RETRY_DELAY_HEADER, type TopologyNames } from './topology';
 
 /** Header naming why a message was dead-lettered by the worker (the broker's own x-death stays untouched). */
 export const DEAD_LETTER_REASON_HEADER = 'x-dead-letter-reason';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { claimStrandedRetries, touchRepublishedRetries, type Database } from '@saas/db';
 import type { Broker } from './connection';
 import { PassLoop } from './pass-loop';
-import { publishIntegrationEvent } from './publisher';
+import { publishIntegrationEvents } from './publisher';
 
 export interface StrandedRetryRelayOptions {
   db: Database;
@@ -57,28 +57,24 @@ export class StrandedRetryRelay {
     let full = false;
     // Cross-organization by nature (the retries of every tenant), hence a system transaction.
     const republished = await db.asSystem('stranded-retry relay', async (transaction) => {
-      const rows = await claimStrandedRetries(transaction, db, strandedAfterMs / 1000, batchSize);
+      const rows = await claimStrandedRetries(transaction, strandedAfterMs / 1000, batchSize);
       if (!rows.length) return [];
       full = rows.length === batchSize;
-      const timeoutMs = this.options.publishTimeoutMs ?? 10000;
-      // `attempts` failed attempts so far, each of which scheduled a retry: this copy is retry number `attempts`
-      const settled = await Promise.allSettled(
-        rows.map((row) => publishIntegrationEvent(broker.channel, broker.names.eventsExchange, row, { timeoutMs, retryAttempt: row.attempts })),
-      );
-      const confirmed = rows.filter((_, i) => settled[i]?.status === 'fulfilled');
-      const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failures.length) {
+      const outcome = await publishIntegrationEvents(broker.channel, broker.names.eventsExchange, rows, {
+        timeoutMs: this.options.publishTimeoutMs ?? 10000,
+        // `attempts` failed attempts so far, each of which scheduled a retry: this copy is retry number `attempts`
+        retryAttemptOf: (row) => row.attempts,
+      });
+      if (outcome.failed.length) {
         full = false;
-        logger.warn({ failed: failures.length, err: (failures[0]?.reason as Error).message }, 'stranded-retry relay: some publishes were not confirmed');
+        logger.warn({ failed: outcome.failed.length, err: outcome.failed[0]?.error.message }, 'stranded-retry relay: some publishes were not confirmed');
       }
-      if (confirmed.length) {
-        await touchRepublishedRetries(transaction, db, confirmed.map((row) => row.id));
-      }
-      return confirmed;
+      if (outcome.confirmed.length) await touchRepublishedRetries(transaction, outcome.confirmed);
+      return outcome.confirmed;
     });
     if (republished.length) {
       logger.warn(
-        { republished: republished.length, webhook_event_ids: republished.slice(0, 20).map((row) => row.id), stranded_after_ms: strandedAfterMs },
+        { republished: republished.length, webhook_event_ids: republished.slice(0, 20), stranded_after_ms: strandedAfterMs },
         'retries that never came back from the delay queues were republished',
       );
       this.options.onRepublished?.(republished.length);

@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { retryDelayMs } from '@saas/config';
 import { INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
 
 export type { IntegrationService };
@@ -37,10 +38,6 @@ export function queueProbe(connection: ChannelModel): QueueProbe {
   };
 }
 
-/** Retry n (1-based) waits RETRY_BACKOFF_BASE × 2^(n−1) seconds, in whole milliseconds. */
-export function retryDelayMs(base: number, retry: number): number {
-  return Math.max(1, Math.round(base * 1000 * 2 ** (retry - 1)));
-}
 
 export function topologyNames(options: Pick<TopologyOptions, 'prefix' | 'maxRetries' | 'backoffBase'>) {
   const p = options.prefix;

@@ -1,5 +1,6 @@
 import amqplib from 'amqplib';
-import { declareTopology, queueProbe, RETRY_DELAY_HEADER, retryDelayMs, routingKey, topologyNames } from '@saas/messaging';
+import { retryDelayMs } from '@saas/config';
+import { declareTopology, queueProbe, RETRY_DELAY_HEADER, routingKey, topologyNames } from '@saas/messaging';
 
 const url = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 const options = { prefix: `${process.env['RABBITMQ_NAME_PREFIX']}topo.`, maxRetries: 3, backoffBase: 0.1, deliveryLimit: 5 };

@@ -63,7 +63,7 @@ export async function storeEvent(db: Database, orgId: string, spec: StoredEvent 
       { transaction },
     ),
   );
-  if (spec.inOutbox) await db.forOrg(orgId, (transaction) => returnEventsToOutbox(transaction, db, [event]));
+  if (spec.inOutbox) await db.forOrg(orgId, (transaction) => returnEventsToOutbox(transaction, [event]));
   if (spec.updatedSecondsAgo !== undefined) {
     await db.forOrg(orgId, (transaction) =>
       db.sequelize.query("UPDATE webhook_events SET updated_at = now() - make_interval(secs => $2) WHERE id = $1", { bind: [event.id, spec.updatedSecondsAgo], transaction }),

@@ -35,8 +35,8 @@ const BATCH = 500;
  * the messages go out after the commit with a fresh retry budget. Should the publish not be confirmed, the outbox
  * relay sends them later, so a replay is never lost.
  */
-export async function requeueLocked(db: Database, tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
-  await returnEventsToOutbox(tx, db, events);
+export async function requeueLocked(tx: Transaction, events: WebhookEvent[], actor: ReplayActor, bulk: boolean): Promise<void> {
+  await returnEventsToOutbox(tx, events);
   for (const event of events) {
     const entry: AttemptRecord = { attempt: event.attempts, at: new Date().toISOString(), outcome: 'replayed' };
     await markEventRequeued(tx, event, entry);
@@ -73,7 +73,7 @@ export async function replayDeadLetters(
   for (;;) {
     const batch = await scope(async (tx) => {
       const events = await lockDeadLetters(tx, orgScope, filter, BATCH);
-      await requeueLocked(deps.db, tx, events, actor, true);
+      await requeueLocked(tx, events, actor, true);
       return events;
     });
     if (!batch.length) return replayed;

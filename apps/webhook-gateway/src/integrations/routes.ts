@@ -101,7 +101,7 @@ export function integrationRoutes(runtime: ServiceRuntime<WebhookGatewayConfig>,
       const found = await lockWebhookEventForReplay(tx, req.params['id'] as string);
       if (!found) throw new NotFoundError();
       if (found.status !== 'failed') throw new ConflictError('event_not_failed', `only a failed event can be replayed; this one is ${found.status}`);
-      await requeueLocked(db, tx, [found], actor, false);
+      await requeueLocked(tx, [found], actor, false);
       return found;
     });
     await publishReplayed(replayDeps, [event], actor.requestId);

@@ -31,7 +31,7 @@ export async function integrationStatus(
   options: { orgId: string | null; windowSeconds: number; redisPrefix: string; now?: Date },
 ): Promise<Record<IntegrationService, ServiceStatus>> {
   const since = new Date((options.now ?? new Date()).getTime() - options.windowSeconds * 1000);
-  const { figures, window } = await readIntegrationStatus(db, tx, options.orgId, since);
+  const { figures, window } = await readIntegrationStatus(tx, options.orgId, since);
 
   const result = {} as Record<IntegrationService, ServiceStatus>;
   for (const service of SERVICES) {

@@ -105,7 +105,7 @@ describe('outbox', () => {
     const row = await eventually(async () => (await storedEvents(gw.runtime, [eventId])).find((e) => !e.in_outbox));
     const outboxState = (sql: string) => gw.runtime.db.asSystem('test', (transaction) => gw.runtime.db.sequelize.query(sql, { bind: [row.id], transaction }));
     await outboxState("UPDATE webhook_events SET received_at = now() - interval '1 hour' WHERE id = $1");
-    await gw.runtime.db.asSystem('test replay', (tx) => returnEventsToOutbox(tx, gw.runtime.db, [row]));
+    await gw.runtime.db.asSystem('test replay', (tx) => returnEventsToOutbox(tx, [row]));
     const { relay } = gw.components;
     await relay.pass();
     expect((await storedEvents(gw.runtime, [eventId]))[0].in_outbox).toBe(true);

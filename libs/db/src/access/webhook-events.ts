@@ -3,6 +3,7 @@ import { INTEGRATION_SERVICES, type IntegrationService } from '@saas/contracts';
 import type { Database, Transaction } from '../database';
 import { WebhookEvent, type AttemptRecord } from '../models';
 import { sql, sqlList, type SqlValue } from '../one-trip';
+import { execute, selectRows } from '../raw-sql';
 import { afterKeyset, keysetAttribute, timeRange, type KeysetCursor } from '../pagination';
 
 // The webhook_events table and its outbox (webhook_outbox) as webhook-gateway and the messaging relays use them: the
@@ -30,12 +31,13 @@ export const eventStatusSql = (eventAlias: string) =>
   `CASE WHEN ${eventAlias}.status = 'received' AND NOT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.event_id = ${eventAlias}.id) THEN 'queued' ELSE ${eventAlias}.status END`;
 
 /** Puts events back in the outbox (a replay), in the caller's transaction: the relay waits from now. */
-export async function returnEventsToOutbox(tx: Transaction, db: Database, events: { id: string; org_id: string }[]): Promise<void> {
+export async function returnEventsToOutbox(tx: Transaction, events: { id: string; org_id: string }[]): Promise<void> {
   if (!events.length) return;
-  await db.sequelize.query(
+  await execute(
+    tx,
     `INSERT INTO webhook_outbox (event_id, org_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])
      ON CONFLICT (event_id) DO UPDATE SET enqueued_at = now()`,
-    { bind: [events.map((e) => e.id), events.map((e) => e.org_id)], transaction: tx },
+    [events.map((e) => e.id), events.map((e) => e.org_id)],
   );
 }
 
@@ -51,8 +53,8 @@ export async function markEventsPublished(db: Database, ids: string[], tx?: Tran
   const statement = sql`DELETE FROM webhook_outbox WHERE event_id = ANY(ARRAY[${sqlList(ids)}]::uuid[])`;
   // Cross-organization by nature: one confirm group holds events of many organizations.
   if (tx) {
-    await db.sequelize.query('SET LOCAL synchronous_commit = off', { transaction: tx });
-    await db.sequelize.query(statement.text, { transaction: tx });
+    await execute(tx, 'SET LOCAL synchronous_commit = off', []);
+    await execute(tx, statement.text, []);
   } else {
     await db.writeAsSystem('outbox: mark published', statement, { durable: false });
   }
@@ -75,15 +77,16 @@ export async function outboxBacklog(db: Database): Promise<number> {
  * normal publish path is not raced), oldest first, with their events. `FOR UPDATE SKIP LOCKED` holds them until the
  * transaction ends, so two relays never publish the same row in the same pass.
  */
-export function claimUnpublishedEvents(tx: Transaction, db: Database, minAgeSeconds: number, limit: number): Promise<OutboxEventRow[]> {
-  return db.sequelize.query<OutboxEventRow>(
+export function claimUnpublishedEvents(tx: Transaction, minAgeSeconds: number, limit: number): Promise<OutboxEventRow[]> {
+  return selectRows<OutboxEventRow>(
+    tx,
     `SELECT e.id, e.org_id, e.service, e.event_id, e.event_type, e.request_id
              FROM webhook_outbox o JOIN webhook_events e ON e.id = o.event_id
             WHERE o.enqueued_at < now() - make_interval(secs => $1)
             ORDER BY o.enqueued_at
             LIMIT $2
               FOR UPDATE OF o SKIP LOCKED`,
-    { bind: [minAgeSeconds, limit], type: QueryTypes.SELECT, transaction: tx },
+    [minAgeSeconds, limit],
   );
 }
 
@@ -311,21 +314,16 @@ export function integrationStatusStatements(orgId: string | null, since: Date): 
   return { figures: { sql: figuresSql(org), bind }, window: { sql: windowSql(org), bind: [...bind, since] } };
 }
 
-async function rows<T extends object>(db: Database, tx: Transaction, statement: string, bind: unknown[]): Promise<T[]> {
-  return db.sequelize.query<T>(statement, { bind, type: QueryTypes.SELECT, transaction: tx });
-}
-
 /** The status's figures per service and its attempt counts since `since`, for one organization or (null) all. */
 export async function readIntegrationStatus(
-  db: Database,
   tx: Transaction,
   orgId: string | null,
   since: Date,
 ): Promise<{ figures: IntegrationStatusFigures[]; window: IntegrationStatusWindowCount[] }> {
   const statements = integrationStatusStatements(orgId, since);
   // one query at a time: a transaction's client runs statements sequentially
-  const figures = await rows<IntegrationStatusFigures>(db, tx, statements.figures.sql, statements.figures.bind);
-  const window = await rows<IntegrationStatusWindowCount>(db, tx, statements.window.sql, statements.window.bind);
+  const figures = await selectRows<IntegrationStatusFigures>(tx, statements.figures.sql, statements.figures.bind);
+  const window = await selectRows<IntegrationStatusWindowCount>(tx, statements.window.sql, statements.window.bind);
   return { figures, window };
 }
 
@@ -340,22 +338,20 @@ export type StrandedRetryRow = OutboxEventRow & { attempts: number };
  * `strandedAfterSeconds`, oldest first, `FOR UPDATE SKIP LOCKED` (skipping events an attempt holds) until they are
  * confirmed and touched.
  */
-export function claimStrandedRetries(tx: Transaction, db: Database, strandedAfterSeconds: number, limit: number): Promise<StrandedRetryRow[]> {
-  return db.sequelize.query<StrandedRetryRow>(
+export function claimStrandedRetries(tx: Transaction, strandedAfterSeconds: number, limit: number): Promise<StrandedRetryRow[]> {
+  return selectRows<StrandedRetryRow>(
+    tx,
     `SELECT id, org_id, service, event_id, event_type, request_id, attempts
            FROM webhook_events
           WHERE status = 'retrying' AND updated_at < now() - make_interval(secs => $1)
           ORDER BY updated_at
           LIMIT $2
             FOR UPDATE SKIP LOCKED`,
-    { bind: [strandedAfterSeconds, limit], type: QueryTypes.SELECT, transaction: tx },
+    [strandedAfterSeconds, limit],
   );
 }
 
 /** Touches republished retries' `updated_at`, so the relay's next look waits another period. */
-export async function touchRepublishedRetries(tx: Transaction, db: Database, ids: string[]): Promise<void> {
-  await db.sequelize.query('UPDATE webhook_events SET updated_at = now() WHERE id = ANY($1::uuid[])', {
-    bind: [ids],
-    transaction: tx,
-  });
+export async function touchRepublishedRetries(tx: Transaction, ids: string[]): Promise<void> {
+  await execute(tx, 'UPDATE webhook_events SET updated_at = now() WHERE id = ANY($1::uuid[])', [ids]);
 }
